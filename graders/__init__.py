@@ -1,0 +1,1 @@
+"""Sandboxed grading of numerical and symbolic calculus exercises."""

@@ -1,0 +1,122 @@
+"""Results of grading: per check, per exercise, per submission.
+
+These are what every report (terminal, JSON, Markdown, HTML) and every LMS adapter
+renders; nothing downstream re-grades, so the statuses here are final.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Status(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    NOT_ATTEMPTED = "not_attempted"
+    ERROR = "error"
+    TIMEOUT = "timeout"
+    MEMORY_LIMIT = "memory_limit"
+
+
+class CheckStatus(StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: CheckStatus
+    score: float
+    max_score: float
+    feedback: str
+    misconception: str | None = None
+    hint: str | None = None
+    hidden: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "score": self.score,
+            "max_score": self.max_score,
+            "feedback": self.feedback,
+            "misconception": self.misconception,
+            "hint": self.hint,
+            "hidden": self.hidden,
+        }
+
+
+@dataclass
+class ExerciseResult:
+    id: str
+    title: str
+    status: Status
+    feedback: str
+    checks: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(check.score for check in self.checks)
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.max_score for check in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": str(self.status),
+            "score": self.score,
+            "max_score": self.max_score,
+            "feedback": self.feedback,
+            "checks": [check.to_dict() for check in self.checks],
+        }
+
+
+@dataclass
+class SubmissionResult:
+    submission: str
+    exercises: list[ExerciseResult] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(exercise.score for exercise in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(exercise.max_score for exercise in self.exercises)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every exercise passed, 1 when graded but short of full marks."""
+        full = all(exercise.status == Status.PASSED for exercise in self.exercises)
+        return 0 if self.exercises and full else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "submission": self.submission,
+            "score": self.score,
+            "max_score": self.max_score,
+            "exercises": [exercise.to_dict() for exercise in self.exercises],
+            "notices": list(self.notices),
+        }
+
+
+@dataclass
+class Comparison:
+    """A comparator's conclusion about one check, before points and hints are attached.
+
+    ``attempted`` is False when the answer is missing or still a placeholder, so the
+    exercise can be reported as not attempted rather than wrong.
+    """
+
+    passed: bool
+    feedback: str
+    misconception: str | None = None
+    attempted: bool = True
