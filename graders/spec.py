@@ -1,0 +1,241 @@
+"""Exercise specs: load a YAML file, validate it, and refuse it clearly when it is wrong.
+
+A spec is the whole description of an exercise — what the student defines, what is in
+scope before their code runs, the checks with tolerances and points, the known
+mistakes, the inputs for function checks and the limits. Specs and reference modules
+are instructor-written and trusted; student text never reaches the Python expressions
+they contain.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+ROOT = Path(__file__).resolve().parent.parent
+EXERCISES_DIR = ROOT / "exercises"
+REFERENCE_DIR = ROOT / "reference"
+
+IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
+# A given value or input parameter: a number, or a Python expression over np and earlier names.
+GivenValue = float | int | str
+
+
+class SpecError(Exception):
+    """A spec that cannot be used; the message names the file, the field and the line."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Mistake(Strict):
+    id: Identifier
+    value: str = Field(description="numeric checks: a Python expression; expression checks: a formula")
+    feedback: str = Field(min_length=1)
+
+
+class Check(Strict):
+    name: Identifier
+    compare: Literal["numeric", "expression"] = "numeric"
+    points: float = Field(default=1.0, gt=0)
+    rtol: float = Field(default=1e-6, ge=0)
+    atol: float = Field(default=1e-9, ge=0)
+    allow_constant: bool = False
+    hidden: bool = False
+    hint: str | None = None
+    mistakes: list[Mistake] = []
+
+
+class Setup(Strict):
+    modules: dict[Identifier, str] = Field(
+        default_factory=dict, description="alias -> module, imported on first use in the sandbox"
+    )
+    code: str = ""
+
+
+class Uniform(Strict):
+    uniform: tuple[float, float]
+
+
+class Choice(Strict):
+    choice: list[float] = Field(min_length=1)
+
+
+RandomParameter = Uniform | Choice | GivenValue
+
+
+class RandomInputs(Strict):
+    count: int = Field(ge=5, le=100)
+    seed: int
+    parameters: dict[Identifier, RandomParameter]
+
+
+class Function(Strict):
+    name: Identifier
+    arguments: list[Identifier] = Field(min_length=1)
+    returns: list[Identifier] = Field(min_length=1)
+    inputs: list[dict[Identifier, GivenValue]] = Field(
+        min_length=1, description="the tutorial's own inputs, one mapping per call"
+    )
+    random: RandomInputs
+
+    @model_validator(mode="after")
+    def _inputs_give_every_argument(self) -> Function:
+        needed = set(self.arguments)
+        for number, call in enumerate(self.inputs, 1):
+            if missing := needed - set(call):
+                raise ValueError(f"inputs call {number} lacks {', '.join(sorted(missing))}")
+        if missing := needed - set(self.random.parameters):
+            raise ValueError(f"random.parameters lacks {', '.join(sorted(missing))}")
+        return self
+
+
+class Expression(Strict):
+    variable: Identifier
+    domain: tuple[float, float] = (-1.5, 1.5)
+
+
+class Limits(Strict):
+    cell_seconds: float | None = Field(default=None, gt=0)
+    total_seconds: float | None = Field(default=None, gt=0)
+    memory_mb: int | None = Field(default=None, ge=64)
+
+
+class Spec(Strict):
+    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    title: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    reference: Identifier | None = Field(default=None, description="module in reference/; default: id")
+    setup: Setup = Setup()
+    given: dict[Identifier, GivenValue] = {}
+    axis: Identifier | None = Field(default=None, description="the given that indexes array answers")
+    checks: list[Check] = Field(min_length=1)
+    function: Function | None = None
+    expression: Expression | None = None
+    limits: Limits = Limits()
+
+    @field_validator("checks")
+    @classmethod
+    def _unique_names(cls, checks: list[Check]) -> list[Check]:
+        names = [check.name for check in checks]
+        if duplicates := sorted({name for name in names if names.count(name) > 1}):
+            raise ValueError(f"duplicate check names: {', '.join(duplicates)}")
+        for check in checks:
+            ids = [mistake.id for mistake in check.mistakes]
+            if duplicates := sorted({id_ for id_ in ids if ids.count(id_) > 1}):
+                raise ValueError(f"{check.name}: duplicate mistake ids: {', '.join(duplicates)}")
+        return checks
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        compares = {check.compare for check in self.checks}
+        if "expression" in compares and self.expression is None:
+            raise ValueError("expression checks need an 'expression' section (variable, domain)")
+        if self.function is not None:
+            if "expression" in compares:
+                raise ValueError("a function exercise has numeric checks only")
+            unknown = [c.name for c in self.checks if c.name not in self.function.returns]
+            if unknown:
+                raise ValueError(f"checks {', '.join(unknown)} are not in function.returns")
+        if self.axis is not None and self.axis not in self.given:
+            raise ValueError(f"axis '{self.axis}' is not one of the given values")
+        return self
+
+    @property
+    def reference_module(self) -> str:
+        return self.reference or self.id
+
+    @property
+    def kind(self) -> Literal["values", "function", "expression"]:
+        if self.function is not None:
+            return "function"
+        if any(check.compare == "expression" for check in self.checks):
+            return "expression"
+        return "values"
+
+    @property
+    def answer_names(self) -> list[str]:
+        """The names a student's code must bind for this exercise."""
+        if self.function is not None:
+            return [self.function.name]
+        return [check.name for check in self.checks]
+
+
+def load_spec(path: Path) -> Spec:
+    """Read and validate one spec file; any problem becomes one SpecError line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError(f"{path}: cannot read spec: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(f"{path}{where}: not valid YAML: {problem}") from None
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}: a spec must be a YAML mapping of fields, got {type(data).__name__}")
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_describe(path, exc, node)) from None
+    if spec.id != path.stem:
+        raise SpecError(f"{path}: id '{spec.id}' must match the file name '{path.stem}'")
+    return spec
+
+
+def _describe(path: Path, error: ValidationError, node: yaml.Node | None) -> str:
+    first = error.errors()[0]
+    loc = [part for part in first["loc"] if not _is_union_branch(part)]
+    field = ".".join(str(part) for part in loc) or "(top level)"
+    line = _line_of(node, loc)
+    where = f" (line {line})" if line else ""
+    more = f" (and {error.error_count() - 1} more problems)" if error.error_count() > 1 else ""
+    return f"{path}{where}: {field}: {first['msg']}{more}"
+
+
+def _is_union_branch(part: Any) -> bool:
+    # pydantic names the union member it tried ("Uniform", "float", "function-after[...]").
+    return isinstance(part, str) and bool(re.match(r"^([A-Z]\w*|float|int|str|[a-z-]+\[.*\])$", part))
+
+
+def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
+    """Walk the composed YAML tree along a validation error's path to the deepest known line."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            node = next((value for key, value in node.value if key.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            break
+        if node is None:
+            break
+        line = node.start_mark.line + 1
+    return line
+
+
+def spec_paths(directory: Path = EXERCISES_DIR) -> list[Path]:
+    return sorted(directory.glob("*.yaml"))
+
+
+def load_all(directory: Path = EXERCISES_DIR) -> list[Spec]:
+    return [load_spec(path) for path in spec_paths(directory)]
+
+
+def find(exercise_id: str, directory: Path = EXERCISES_DIR) -> Spec:
+    path = directory / f"{exercise_id}.yaml"
+    if not re.match(r"^[a-z][a-z0-9_]*$", exercise_id) or not path.is_file():
+        known = ", ".join(path.stem for path in spec_paths(directory)) or "none"
+        raise SpecError(f"unknown exercise '{exercise_id}' (known: {known})")
+    return load_spec(path)
