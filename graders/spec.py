@@ -37,7 +37,9 @@ class Strict(BaseModel):
 
 class Mistake(Strict):
     id: Identifier
-    value: str = Field(description="numeric checks: a Python expression; expression checks: a formula")
+    value: str = Field(
+        description="numeric checks: a Python expression; expression checks: a formula"
+    )
     feedback: str = Field(min_length=1)
 
 
@@ -113,10 +115,14 @@ class Spec(Strict):
     title: str = Field(min_length=1)
     source: str = Field(min_length=1)
     prompt: str = Field(min_length=1)
-    reference: Identifier | None = Field(default=None, description="module in reference/; default: id")
+    reference: Identifier | None = Field(
+        default=None, description="module in reference/; default: id"
+    )
     setup: Setup = Setup()
     given: dict[Identifier, GivenValue] = {}
-    axis: Identifier | None = Field(default=None, description="the given that indexes array answers")
+    axis: Identifier | None = Field(
+        default=None, description="the given that indexes array answers"
+    )
     checks: list[Check] = Field(min_length=1)
     function: Function | None = None
     expression: Expression | None = None
@@ -184,7 +190,9 @@ def load_spec(path: Path) -> Spec:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(f"{path}{where}: not valid YAML: {problem}") from None
     if not isinstance(data, dict):
-        raise SpecError(f"{path}: a spec must be a YAML mapping of fields, got {type(data).__name__}")
+        raise SpecError(
+            f"{path}: a spec must be a YAML mapping of fields, got {type(data).__name__}"
+        )
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
@@ -206,7 +214,9 @@ def _describe(path: Path, error: ValidationError, node: yaml.Node | None) -> str
 
 def _is_union_branch(part: Any) -> bool:
     # pydantic names the union member it tried ("Uniform", "float", "function-after[...]").
-    return isinstance(part, str) and bool(re.match(r"^([A-Z]\w*|float|int|str|[a-z-]+\[.*\])$", part))
+    return isinstance(part, str) and bool(
+        re.match(r"^([A-Z]\w*|float|int|str|[a-z-]+\[.*\])$", part)
+    )
 
 
 def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
@@ -215,7 +225,9 @@ def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
     for part in loc:
         if isinstance(node, yaml.MappingNode):
             node = next((value for key, value in node.value if key.value == part), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
         else:
             break

@@ -1,0 +1,180 @@
+"""Command line: ``python grade.py list | check | grade | validate``.
+
+Exit status: 0 every check passed, 1 graded but short of full marks, 2 the command could
+not be carried out (one line on stderr, never a traceback). The sandbox child is started
+as early as possible so that its Python and numpy start-up overlaps this process's own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NoReturn
+
+from . import spec as specs_module
+from .spec import Spec, SpecError
+from .submission import Submission, SubmissionError, from_answer, load
+
+if TYPE_CHECKING:
+    from .results import SubmissionResult
+
+EXIT_OK, EXIT_SHORT, EXIT_UNUSABLE = 0, 1, 2
+
+
+class CommandError(Exception):
+    """The command cannot be carried out; the message is the one line the user sees."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line, not argparse's usage block: the caller is often a script or an LMS.
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: {message} (see --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="grade.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    listing = commands.add_parser("list", help="list the exercises")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+
+    check = commands.add_parser("check", help="check one exercise")
+    check.add_argument("exercise", help="exercise id (see `list`)")
+    check.add_argument("submission", nargs="?", type=Path, help=".py, .ipynb or .txt file")
+    check.add_argument("--answer", help='a typed answer, e.g. "4a^3 e^(a^4+1)"')
+    _add_output_options(check)
+
+    grade = commands.add_parser("grade", help="grade a file against every exercise it answers")
+    grade.add_argument("submission", type=Path, help=".py, .ipynb or .txt file")
+    grade.add_argument(
+        "--exercise", action="append", default=[], help="only this exercise (repeatable)"
+    )
+    _add_output_options(grade)
+
+    validate = commands.add_parser(
+        "validate", help="prove the specs: reference passes, mistakes caught"
+    )
+    validate.add_argument("exercises", nargs="*", help="exercise ids (default: all)")
+    return parser
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    parser.add_argument("--report", type=Path, help="also write a report (.json, .md or .html)")
+    parser.add_argument(
+        "--time-limit", type=float, metavar="SECONDS", help="wall-clock limit for the run"
+    )
+    parser.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit for the run")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (CommandError, SpecError, SubmissionError) as exc:
+        return _fail(str(exc))
+    except KeyboardInterrupt:
+        return _fail("interrupted")
+    except Exception as exc:  # a grader bug must still not show the user a traceback
+        from .engine import UsageError
+        from .reference import ReferenceError
+        from .sandbox import SandboxUnavailable
+
+        if isinstance(exc, (UsageError, ReferenceError, SandboxUnavailable)):
+            return _fail(str(exc))
+        return _fail(f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _fail(message: str) -> int:
+    print(f"grade.py: {message}", file=sys.stderr)
+    return EXIT_UNUSABLE
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "list":
+        return _list(args.json)
+    if args.command == "validate":
+        from .validate import validate
+
+        return validate(args.exercises)
+    if args.command == "check":
+        if (args.submission is None) == (args.answer is None):
+            raise CommandError("check needs either a SUBMISSION file or --answer TEXT (not both)")
+        specs = [specs_module.find(args.exercise)]
+        submission = from_answer(args.answer) if args.answer is not None else load(args.submission)
+        return _grade(specs, submission, args, answered_only=False)
+    specs = [
+        specs_module.find(exercise_id) for exercise_id in args.exercise
+    ] or specs_module.load_all()
+    submission = load(args.submission)
+    return _grade(specs, submission, args, answered_only=not args.exercise)
+
+
+def _list(as_json: bool) -> int:
+    specs = specs_module.load_all()
+    rows = [
+        {
+            "id": spec.id,
+            "title": spec.title,
+            "source": spec.source,
+            "answers": spec.answer_names,
+            "max_score": sum(check.points for check in spec.checks),
+        }
+        for spec in specs
+    ]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return EXIT_OK
+    width = max((len(row["id"]) for row in rows), default=0)
+    for row in rows:
+        defines = ", ".join(row["answers"])
+        print(f"{row['id']:<{width}}  {row['title']} ({row['source']}; defines {defines})")
+    return EXIT_OK
+
+
+def _grade(
+    specs: list[Spec], submission: Submission, args: argparse.Namespace, *, answered_only: bool
+) -> int:
+    from . import sandbox
+    from .limits import LimitOverrides, limits_for
+
+    overrides_args = {"total_seconds": args.time_limit, "memory_mb": args.memory_limit}
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise CommandError("--time-limit must be a positive number of seconds")
+    if args.memory_limit is not None and args.memory_limit < 64:
+        raise CommandError("--memory-limit must be at least 64 MB")
+    if submission.kind == "answer":
+        specs = [spec for spec in specs if spec.kind == "expression"] if answered_only else specs
+        if not specs:
+            raise CommandError("a typed answer can only be graded against an expression exercise")
+        answered_only = False
+    overrides = LimitOverrides(**overrides_args)
+    run = None
+    if submission.kind != "answer":
+        run = sandbox.start(limits_for(specs, submission, overrides))
+    from .engine import grade  # numpy and the comparators load while the child starts
+
+    result = grade(submission, specs, overrides=overrides, run=run, answered_only=answered_only)
+    _show(result, args)
+    return result.exit_code
+
+
+def _show(result: SubmissionResult, args: argparse.Namespace) -> None:
+    from . import report
+
+    for notice in result.notices:
+        print(f"warning: {notice}", file=sys.stderr)
+    if args.json:
+        print(report.to_json(result))
+    else:
+        color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
+        print(report.to_text(result, color=color))
+    if args.report is not None:
+        try:
+            report.write(result, args.report)
+        except (OSError, ValueError) as exc:
+            raise CommandError(f"cannot write report {args.report}: {exc}") from None
