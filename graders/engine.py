@@ -140,7 +140,7 @@ def answered_exercises(
 
 
 def _grade_typed_answer(spec: Spec, answer: str, case: ReferenceCase) -> ExerciseResult:
-    comparisons = [(check, _compare(spec, check, answer, [case])) for check in spec.checks]
+    comparisons = [(check, compare_check(spec, check, answer, [case])) for check in spec.checks]
     return _exercise(spec, comparisons, problem=None)
 
 
@@ -180,7 +180,7 @@ def _comparisons(
 ) -> list[tuple[Check, Comparison]]:
     if spec.function is None:
         return [
-            (check, _compare(spec, check, snapshot.values.get(check.name), cases))
+            (check, compare_check(spec, check, snapshot.values.get(check.name), cases))
             for check in spec.checks
         ]
     if spec.function.name not in snapshot.values:
@@ -191,7 +191,7 @@ def _comparisons(
         position = spec.function.returns.index(check.name)
         actual = [_returned(spec, result, position) for result in snapshot.calls]
         bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
-        results.append((check, bad_return or _compare(spec, check, actual, cases)))
+        results.append((check, bad_return or compare_check(spec, check, actual, cases)))
     return results
 
 
@@ -217,7 +217,8 @@ def _kind(value: Any) -> str:
     return f"a single {type(value).__name__}"
 
 
-def _compare(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCase]) -> Comparison:
+def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCase]) -> Comparison:
+    """Compare one check's answer (a list, one per call, for function checks)."""
     if check.compare == "expression":
         assert spec.expression is not None
         mistakes = [ExpressionMistake(m.id, m.value, m.feedback) for m in check.mistakes]

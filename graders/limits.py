@@ -26,7 +26,8 @@ class LimitOverrides:
 
 
 def limits_for(specs: Sequence[Spec], submission: Submission, overrides: LimitOverrides) -> Limits:
-    cell_default, total_default = DEFAULT_SECONDS["notebook" if submission.kind == "notebook" else "code"]
+    kind = "notebook" if submission.kind == "notebook" else "code"
+    cell_default, total_default = DEFAULT_SECONDS[kind]
     cell = max((s.limits.cell_seconds or cell_default for s in specs), default=cell_default)
     total = max((s.limits.total_seconds or total_default for s in specs), default=total_default)
     memory = max((s.limits.memory_mb or Limits.memory_mb for s in specs), default=1024)

@@ -1,0 +1,124 @@
+"""`grade.py validate`: prove that each spec grades what it claims to.
+
+For every exercise: the reference solution, handed in like a student's file and run in
+the sandbox, passes every check; every listed mistake fails its check and is recognised
+by id; the random inputs of function checks are reproducible and differ from the
+tutorial's. A spec that cannot be loaded is reported like any other failed proof.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from . import engine
+from .reference import ReferenceCase, ReferenceError, function_inputs, reference_cases
+from .results import Status
+from .spec import REFERENCE_DIR, Spec, SpecError, find, load_all
+from .submission import Submission, SubmissionError, from_answer, load
+
+
+def validate(exercise_ids: Sequence[str]) -> int:
+    """Print one line per exercise; exit 0 when every proof holds, 1 otherwise."""
+    failures = 0
+    for spec_or_error in _specs(exercise_ids):
+        if isinstance(spec_or_error, str):
+            print(f"✗ {spec_or_error}")
+            failures += 1
+            continue
+        problems, summary = prove(spec_or_error)
+        if problems:
+            failures += 1
+            print(f"✗ {spec_or_error.id}: " + "; ".join(problems))
+        else:
+            print(f"✓ {spec_or_error.id}: {summary}")
+    sys.stdout.flush()
+    return 1 if failures else 0
+
+
+def _specs(exercise_ids: Sequence[str]) -> list[Spec | str]:
+    if not exercise_ids:
+        try:
+            return list(load_all())
+        except SpecError as exc:
+            return [str(exc)]
+    loaded: list[Spec | str] = []
+    for exercise_id in exercise_ids:
+        try:
+            loaded.append(find(exercise_id))
+        except SpecError as exc:
+            loaded.append(str(exc))
+    return loaded
+
+
+def prove(spec: Spec) -> tuple[list[str], str]:
+    """Return (problems, summary of what was proven)."""
+    try:
+        cases = reference_cases(spec)
+    except ReferenceError as exc:
+        return [str(exc)], ""
+    problems = _reference_passes(spec)
+    mistakes = 0
+    for check in spec.checks:
+        for mistake in check.mistakes:
+            mistakes += 1
+            problem = _mistake_recognised(spec, check.name, mistake.id, cases)
+            if problem:
+                problems.append(problem)
+    problems += _inputs_reproducible(spec)
+    summary = f"reference passes all {len(spec.checks)} checks; {mistakes} mistakes recognised"
+    if spec.function is not None:
+        summary += f"; {len(cases)} reproducible input sets"
+    return problems, summary
+
+
+def _reference_passes(spec: Spec) -> list[str]:
+    try:
+        submission = _reference_submission(spec)
+        result = engine.grade(submission, [spec], require_isolation=False)
+    except (SubmissionError, engine.UsageError) as exc:
+        return [f"reference cannot be graded: {exc}"]
+    exercise = result.exercises[0]
+    if exercise.status == Status.PASSED:
+        return []
+    failing = [f"{c.name}: {c.feedback}" for c in exercise.checks if c.score < c.max_score]
+    return [f"reference does not pass ({exercise.status}): {exercise.feedback} {' '.join(failing)}"]
+
+
+def _reference_submission(spec: Spec) -> Submission:
+    if spec.kind == "expression":
+        from .reference import reference_namespace
+
+        return from_answer(str(reference_namespace(spec)[spec.checks[0].name]))
+    return load(REFERENCE_DIR / f"{spec.reference_module}.py")
+
+
+def _mistake_recognised(
+    spec: Spec, check_name: str, mistake_id: str, cases: list[ReferenceCase]
+) -> str | None:
+    check = next(c for c in spec.checks if c.name == check_name)
+    wrong: list[Any] = [case.mistakes[check_name][mistake_id] for case in cases]
+    comparison = engine.compare_check(spec, check, wrong if spec.function else wrong[0], cases)
+    if comparison.passed:
+        return f"mistake {mistake_id} passes {check_name}"
+    if comparison.misconception != mistake_id:
+        seen = comparison.misconception or "nothing"
+        return f"mistake {mistake_id} fails {check_name} but is recognised as {seen}"
+    return None
+
+
+def _inputs_reproducible(spec: Spec) -> list[str]:
+    if spec.function is None:
+        return []
+    first, second = function_inputs(spec), function_inputs(spec)
+    for (label, one), (_, two) in zip(first, second, strict=True):
+        if any(not np.array_equal(one[name], two[name]) for name in one):
+            return [f"random inputs are not reproducible ({label})"]
+    tutorial = len(spec.function.inputs)
+    labels = [label for label, _ in first]
+    if len(set(labels[tutorial:])) < spec.function.random.count:
+        return ["random input sets repeat each other"]
+    return []
