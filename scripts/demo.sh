@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Grade the bundled example submissions, as a student and an instructor would.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+
+run() {
+  echo
+  echo "\$ python grade.py $*"
+  "$PY" grade.py "$@"
+  echo "(exit status $?)"
+}
+
+run list
+run check product_rule_alpha examples/product_rule_correct.py
+run check product_rule_alpha examples/product_rule_chain_rule_forgotten.py
+run check product_rule_alpha examples/product_rule_not_started.py
+run check psp_charge examples/psp_total_not_cumulative.py
+run check psp_charge examples/psp_typo_crash.py
+run check neuron_gain examples/neuron_gain_hard_coded_step.py
+run check chain_rule --answer "4a^3 e^(a^4+1)"
+run check chain_rule examples/chain_rule_inner_forgotten.txt
+run check chain_rule --answer "diff(exp(a**4+1), a)"
+run check product_rule_alpha examples/infinite_loop.py
+run check product_rule_alpha examples/hostile_reads_reference.py
+run grade examples/completed_tutorial.ipynb --report out/completed_tutorial.html
+run validate
+exit 0
