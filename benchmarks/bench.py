@@ -1,0 +1,84 @@
+"""Speed of the grader, measured by hand (not a test): `.venv/bin/python benchmarks/bench.py`.
+
+1. Self-check wall time per exercise: `python grade.py check ...` as a student runs it,
+   a fresh process each time (median of several runs).
+2. Grading 200 `.py` submissions one after another in one process, each in a fresh
+   sandbox (what an instructor's loop costs without a warm pool).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+SELF_CHECKS = {
+    "product_rule_alpha": ["examples/product_rule_correct.py"],
+    "psp_charge": ["examples/psp_correct.py"],
+    "neuron_gain": ["examples/neuron_gain_correct.py"],
+    "chain_rule": ["--answer", "4a^3 e^(a^4+1)"],
+    "chain_rule (sympy in code)": ["examples/chain_rule_sympy.py"],
+}
+
+
+def self_check_times(repeats: int) -> dict[str, float]:
+    times = {}
+    for label, args in SELF_CHECKS.items():
+        exercise = label.split()[0]
+        samples = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run(
+                [sys.executable, "grade.py", "check", exercise, *args],
+                cwd=REPO,
+                capture_output=True,
+                check=False,
+            )
+            samples.append(time.perf_counter() - start)
+        times[label] = statistics.median(samples)
+    return times
+
+
+def batch_time(count: int) -> tuple[float, float]:
+    from graders import engine, spec, submission
+
+    product = spec.find("product_rule_alpha")
+    sources = [
+        (REPO / "examples" / "product_rule_correct.py").read_text(),
+        (REPO / "examples" / "product_rule_chain_rule_forgotten.py").read_text(),
+    ]
+    with tempfile.TemporaryDirectory() as folder:
+        paths = []
+        for number in range(count):
+            path = Path(folder) / f"student_{number:03d}.py"
+            path.write_text(sources[number % 2])
+            paths.append(path)
+        start = time.perf_counter()
+        for path in paths:
+            engine.grade(submission.load(path), [product])
+        total = time.perf_counter() - start
+    return total, total / count
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--count", type=int, default=200)
+    args = parser.parse_args()
+    print("Self-check wall time (median of", args.repeats, "runs, fresh process each):")
+    for label, seconds in self_check_times(args.repeats).items():
+        print(f"  {label:<28} {seconds:6.3f} s")
+    total, each = batch_time(args.count)
+    print(f"Grading {args.count} .py submissions one after another: {total:.1f} s", end=" ")
+    print(f"({each * 1000:.0f} ms each)")
+
+
+if __name__ == "__main__":
+    main()
