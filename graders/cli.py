@@ -37,6 +37,12 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="grade.py", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--course",
+        type=Path,
+        default=specs_module.DEFAULT_COURSE,
+        help="folder with exercises/ and reference/ (default: the bundled W0D4 course)",
+    )
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     listing = commands.add_parser("list", help="list the exercises")
@@ -96,15 +102,15 @@ def _fail(message: str) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "list":
-        return _list(args.json)
+        return _list(args.json, args.course)
     if args.command == "validate":
         from .validate import validate
 
-        return validate(args.exercises)
+        return validate(args.exercises, args.course)
     if args.command == "check":
         if (args.submission is None) == (args.answer is None):
             raise CommandError("check needs either a SUBMISSION file or --answer TEXT (not both)")
-        specs = [specs_module.find(args.exercise)]
+        specs = [specs_module.find(args.exercise, args.course)]
         submission = from_answer(args.answer) if args.answer is not None else load(args.submission)
         return _grade(specs, submission, args, answered_only=False)
     specs = [
@@ -114,8 +120,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     return _grade(specs, submission, args, answered_only=not args.exercise)
 
 
-def _list(as_json: bool) -> int:
-    specs = specs_module.load_all()
+def _list(as_json: bool, course: Path) -> int:
+    specs = specs_module.load_all(course)
     rows = [
         {
             "id": spec.id,
@@ -166,9 +172,10 @@ def _grade(
 def _show(result: SubmissionResult, args: argparse.Namespace) -> None:
     from . import report
 
-    for notice in result.notices:
-        print(f"warning: {notice}", file=sys.stderr)
     if args.json:
+        # The text report shows notices at its top; JSON readers get them once on stderr.
+        for notice in result.notices:
+            print(f"warning: {notice}", file=sys.stderr)
         print(report.to_json(result))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
@@ -176,5 +183,8 @@ def _show(result: SubmissionResult, args: argparse.Namespace) -> None:
     if args.report is not None:
         try:
             report.write(result, args.report)
-        except (OSError, ValueError) as exc:
-            raise CommandError(f"cannot write report {args.report}: {exc}") from None
+        except ValueError as exc:
+            raise CommandError(str(exc)) from None
+        except OSError as exc:
+            reason = exc.strerror or exc
+            raise CommandError(f"cannot write report {args.report}: {reason}") from None

@@ -10,12 +10,11 @@ argument) is caught.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .spec import REFERENCE_DIR, Choice, GivenValue, Spec, Uniform
+from .spec import Choice, GivenValue, Spec, Uniform
 
 
 class ReferenceError(Exception):
@@ -48,14 +47,14 @@ def given_values(spec: Spec) -> dict[str, Any]:
     return scope
 
 
-def reference_namespace(spec: Spec, directory: Path = REFERENCE_DIR) -> dict[str, Any]:
+def reference_namespace(spec: Spec) -> dict[str, Any]:
     """Run the reference module as the instructor's cell, with the given values in scope."""
-    path = directory / f"{spec.reference_module}.py"
+    path = spec.reference_path
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ReferenceError(f"{spec.id}: cannot read reference module {path}: {exc}") from None
-    namespace: dict[str, Any] = {"np": np, "__name__": f"reference.{spec.reference_module}"}
+    namespace: dict[str, Any] = {"np": np, "__name__": f"reference.{path.stem}"}
     namespace.update(given_values(spec))
     try:
         exec(compile(source, str(path), "exec"), namespace)  # trusted instructor code

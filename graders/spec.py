@@ -15,11 +15,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
-EXERCISES_DIR = ROOT / "exercises"
-REFERENCE_DIR = ROOT / "reference"
+# A course folder holds exercises/ (the specs) and reference/ (their solutions). The
+# bundled W0D4 course is this repository; instructors point --course at their own.
+DEFAULT_COURSE = Path(__file__).resolve().parent.parent
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
@@ -127,6 +135,7 @@ class Spec(Strict):
     function: Function | None = None
     expression: Expression | None = None
     limits: Limits = Limits()
+    _course: Path = PrivateAttr(default=DEFAULT_COURSE)
 
     @field_validator("checks")
     @classmethod
@@ -156,8 +165,8 @@ class Spec(Strict):
         return self
 
     @property
-    def reference_module(self) -> str:
-        return self.reference or self.id
+    def reference_path(self) -> Path:
+        return self._course / "reference" / f"{self.reference or self.id}.py"
 
     @property
     def kind(self) -> Literal["values", "function", "expression"]:
@@ -199,6 +208,7 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(_describe(path, exc, node)) from None
     if spec.id != path.stem:
         raise SpecError(f"{path}: id '{spec.id}' must match the file name '{path.stem}'")
+    spec._course = path.resolve().parent.parent
     return spec
 
 
@@ -237,17 +247,20 @@ def _line_of(node: yaml.Node | None, loc: Iterable[Any]) -> int | None:
     return line
 
 
-def spec_paths(directory: Path = EXERCISES_DIR) -> list[Path]:
+def spec_paths(course: Path = DEFAULT_COURSE) -> list[Path]:
+    directory = course / "exercises"
+    if not directory.is_dir():
+        raise SpecError(f"{course}: not a course folder (it has no exercises/ folder)")
     return sorted(directory.glob("*.yaml"))
 
 
-def load_all(directory: Path = EXERCISES_DIR) -> list[Spec]:
-    return [load_spec(path) for path in spec_paths(directory)]
+def load_all(course: Path = DEFAULT_COURSE) -> list[Spec]:
+    return [load_spec(path) for path in spec_paths(course)]
 
 
-def find(exercise_id: str, directory: Path = EXERCISES_DIR) -> Spec:
-    path = directory / f"{exercise_id}.yaml"
+def find(exercise_id: str, course: Path = DEFAULT_COURSE) -> Spec:
+    path = course / "exercises" / f"{exercise_id}.yaml"
     if not re.match(r"^[a-z][a-z0-9_]*$", exercise_id) or not path.is_file():
-        known = ", ".join(path.stem for path in spec_paths(directory)) or "none"
+        known = ", ".join(path.stem for path in spec_paths(course)) or "none"
         raise SpecError(f"unknown exercise '{exercise_id}' (known: {known})")
     return load_spec(path)

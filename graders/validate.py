@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,14 +18,14 @@ import numpy as np
 from . import engine
 from .reference import ReferenceCase, ReferenceError, function_inputs, reference_cases
 from .results import Status
-from .spec import REFERENCE_DIR, Spec, SpecError, find, load_all
+from .spec import DEFAULT_COURSE, Spec, SpecError, find, load_all
 from .submission import Submission, SubmissionError, from_answer, load
 
 
-def validate(exercise_ids: Sequence[str]) -> int:
+def validate(exercise_ids: Sequence[str], course: Path = DEFAULT_COURSE) -> int:
     """Print one line per exercise; exit 0 when every proof holds, 1 otherwise."""
     failures = 0
-    for spec_or_error in _specs(exercise_ids):
+    for spec_or_error in _specs(exercise_ids, course):
         if isinstance(spec_or_error, str):
             print(f"✗ {spec_or_error}")
             failures += 1
@@ -39,16 +40,16 @@ def validate(exercise_ids: Sequence[str]) -> int:
     return 1 if failures else 0
 
 
-def _specs(exercise_ids: Sequence[str]) -> list[Spec | str]:
+def _specs(exercise_ids: Sequence[str], course: Path) -> list[Spec | str]:
     if not exercise_ids:
         try:
-            return list(load_all())
+            return list(load_all(course))
         except SpecError as exc:
             return [str(exc)]
     loaded: list[Spec | str] = []
     for exercise_id in exercise_ids:
         try:
-            loaded.append(find(exercise_id))
+            loaded.append(find(exercise_id, course))
         except SpecError as exc:
             loaded.append(str(exc))
     return loaded
@@ -93,7 +94,7 @@ def _reference_submission(spec: Spec) -> Submission:
         from .reference import reference_namespace
 
         return from_answer(str(reference_namespace(spec)[spec.checks[0].name]))
-    return load(REFERENCE_DIR / f"{spec.reference_module}.py")
+    return load(spec.reference_path)
 
 
 def _mistake_recognised(
