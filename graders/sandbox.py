@@ -1,0 +1,1189 @@
+"""Runs student code in a sandboxed child process and hands back plain data only.
+
+This is the only module that starts student code. ``start()`` spawns the child at once, so
+that its Python and numpy start-up overlaps the caller's own imports; ``Run.submit(job)``
+sends the cells, waits, and always returns an ``Outcome`` made of plain values.
+
+Isolation ("bubblewrap", Linux): the child runs in new user, pid, network, ipc, uts and
+cgroup namespaces, without capabilities, in its own session, dying with the grader. It sees
+/usr, the libraries, a few files of /etc, the Python installation and the packages it may
+import, all read-only, plus fresh /proc and /dev and a size-bounded tmpfs as its scratch
+(cwd, HOME). Nothing else exists inside: not the grader's tree (specs, reference
+solutions), not /root, /work or /tmp, not other submissions, not the network.
+
+Fallback ("process", where bubblewrap is missing or unusable, or ``GRADERS_SANDBOX=process``):
+a plain child process in a temporary directory with a scrubbed environment and the same
+resource limits; it cannot hide files or the network, and the caller says so.
+
+Limits, in both modes:
+- time: a soft per-cell limit raised inside the child; a hard wall-clock deadline here,
+  after which every process of the run is killed (termination "timeout");
+- memory RLIMIT_AS, file size RLIMIT_FSIZE, CPU RLIMIT_CPU (a backstop), no core files;
+- processes: a per-run pids cgroup (root ignores RLIMIT_NPROC), else RLIMIT_NPROC;
+- output: stdout and stderr are read here as they come and kept up to ``output_kb``;
+  past 16 times that the run is stopped (termination "output_limit").
+
+Results come back over a dedicated pipe as length-prefixed JSON, never over stdout. The
+child runs student code and is therefore untrusted: the decoder here accepts plain data
+only (whitelisted dtypes, sizes checked against the bytes, bounded depth and lengths,
+messages in the order the job implies) and never unpickles. Anything else ends the run
+as "channel_error"; the grader never sees an exception for what a student did.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import binascii
+import contextlib
+import functools
+import itertools
+import json
+import math
+import os
+import re
+import resource
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import weakref
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
+
+CHILD_SCRIPT = Path(__file__).resolve().with_name("sandbox_child.py")
+# The grader's own tree: specs, reference solutions, this code. Never visible inside.
+GRADER_ROOT = Path(__file__).resolve().parents[1]
+INSIDE_SCRIPT = "/sandbox/child.py"
+INSIDE_SCRATCH = "/scratch"
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
+MB = 2**20
+
+OUTPUT_STOP_FACTOR = 16  # output beyond this many times output_kb stops the run
+SCRATCH_FACTOR = 4  # the scratch tmpfs holds this many of the largest files
+DRAIN_SECONDS = 0.5  # for output still in the pipes when the run ends
+EXIT_WAIT_SECONDS = 0.5  # for the exit status of a child whose channel closed early
+
+# Bounds on what the decoder accepts (the child keeps within them).
+MAX_FRAME_BYTES = 192 * MB
+MAX_CHANNEL_BYTES = 512 * MB
+MAX_DEPTH = 32
+MAX_ITEMS = 1_000_000
+MAX_ARRAY_ELEMENTS = 10**7
+MAX_TEXT_CHARS = 100_000
+MAX_NAME_CHARS = 200
+MAX_MESSAGE_CHARS = 2_000
+WIRE_DTYPES = {
+    "bool": "|b1",
+    "int64": "<i8",
+    "uint64": "<u8",
+    "float64": "<f8",
+    "complex128": "<c16",
+}
+HEX_INT = re.compile(r"-?[0-9a-f]{1,1024}")
+CELL_STATUSES = ("ok", "error", "timeout", "memory")
+MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "out of memory")
+
+
+# --- the interface ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Limits:
+    cell_seconds: float = 5.0  # soft, per cell and per call: raised inside the child
+    total_seconds: float = 20.0  # hard, whole run (descendants included), enforced here
+    memory_mb: int = 1024  # address space per process
+    processes: int = 32  # processes and threads alive at once (bubblewrap's two count)
+    file_size_mb: int = 16  # largest file it may write (the scratch holds 4 of them)
+    output_kb: int = 256  # of stdout and of stderr kept; 16 times more stops the run
+
+
+@dataclass
+class Cell:
+    index: int  # the caller's number for it (notebook cell position); echoed back
+    source: str  # Python source, IPython magics already neutralised
+    filename: str  # for tracebacks and line reports, e.g. "submission.py" or "cell 28"
+
+
+@dataclass
+class Call:
+    function: str  # a function the student defined
+    kwargs: dict[str, object]  # numpy arrays and Python scalars, sent as data
+    label: str = ""
+
+
+@dataclass
+class Extraction:
+    exercise: str
+    names: list[str]  # names whose values to snapshot
+    calls: list[Call] = field(default_factory=list)  # made at snapshot time
+
+
+@dataclass
+class Job:
+    cells: list[Cell]
+    prelude: str = ""  # trusted setup code, run before the first cell
+    lazy_modules: dict[str, str] = field(default_factory=dict)  # alias -> module
+    extractions: list[Extraction] = field(default_factory=list)
+
+
+@dataclass
+class CellReport:
+    index: int
+    status: str  # "ok" | "error" | "timeout" | "memory" | "skipped"
+    assigned: list[str]  # names the cell binds, found statically; [] on a syntax error
+    exception: str | None = None
+    message: str | None = None
+    line: int | None = None  # in this cell's source, of the deepest frame in this cell
+    code: str | None = None  # that line, stripped
+
+
+@dataclass
+class Snapshot:
+    exercise: str
+    after_cell: int  # Cell.index
+    values: dict[str, object]  # absent names are missing
+    calls: list[object]  # one per Extraction.calls: a value or a CallFailure
+
+
+@dataclass
+class Outcome:
+    cells: list[CellReport]
+    snapshots: dict[str, Snapshot]  # the last one per exercise
+    termination: str  # finished|timeout|memory_limit|output_limit|crashed|channel_error
+    stdout: str
+    stderr: str
+    isolation: str  # "bubblewrap" | "process"
+    duration: float  # seconds from submit() to the end of the run
+
+
+class SandboxUnavailable(RuntimeError):
+    """Isolation was required, but bubblewrap is missing or cannot work here."""
+
+
+def start(limits: Limits = Limits(), *, require_isolation: bool = False) -> Run:
+    """Spawn the sandbox child now; hand it the job later with ``Run.submit``."""
+    forced = os.environ.get("GRADERS_SANDBOX") == "process"
+    if not forced and isolation_available():
+        return Run(limits, "bubblewrap")
+    if require_isolation:
+        reason = (
+            "GRADERS_SANDBOX=process is set"
+            if forced
+            else "bubblewrap (bwrap) is missing or cannot create namespaces here"
+        )
+        raise SandboxUnavailable(f"an isolated sandbox is required, but {reason}")
+    return Run(limits, "process")
+
+
+def run(job: Job, limits: Limits = Limits(), *, require_isolation: bool = False) -> Outcome:
+    """Run one job in a fresh sandbox: ``start(...).submit(job)``."""
+    return start(limits, require_isolation=require_isolation).submit(job)
+
+
+@functools.cache
+def isolation_available() -> bool:
+    """Whether bubblewrap can build the sandbox here (tried once, with a no-op command)."""
+    bwrap = shutil.which("bwrap")
+    true = shutil.which("true")
+    if not sys.platform.startswith("linux") or bwrap is None or true is None:
+        return False
+    try:
+        probe = subprocess.run(
+            [bwrap, *_bwrap_options(scratch_bytes=MB), "--", true],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.returncode == 0
+
+
+class Run:
+    """One sandboxed child, spawned by ``start()``, given exactly one job by ``submit()``."""
+
+    def __init__(self, limits: Limits, isolation: str) -> None:
+        self.limits = limits
+        self.isolation = isolation
+        self._child = _Child.spawn(limits, isolation)
+        # Kills the child if the Run is dropped unused (or the interpreter exits).
+        self._release = weakref.finalize(self, self._child.close)
+        self._submitted = False
+
+    def submit(self, job: Job) -> Outcome:
+        """Run the job; kill everything the child started; return what came back."""
+        if self._submitted or self._child.closed:
+            raise RuntimeError("a Run takes one job, and not after close(): start() another")
+        self._submitted = True
+        began = time.monotonic()
+        assigned = [assigned_names(cell.source) for cell in job.cells]
+        plan = _snapshot_plan(job, assigned)
+        protocol = _Protocol(job, assigned, plan)
+        try:
+            ending = self._child.exchange(
+                _encode_job(job, plan, self.limits.cell_seconds),
+                protocol,
+                deadline=began + self.limits.total_seconds,
+            )
+            returncode = self._child.exit_status() if ending == "ended" else None
+        finally:
+            self._release()
+        stderr = self._child.output.text("stderr")
+        termination = _why_ended(returncode, stderr) if ending == "ended" else ending
+        return protocol.outcome(
+            termination,
+            stdout=self._child.output.text("stdout"),
+            stderr=stderr,
+            isolation=self.isolation,
+            duration=time.monotonic() - began,
+        )
+
+    def close(self) -> None:
+        """Kill the child without running a job (e.g. the caller gave up before submit)."""
+        self._release()
+
+
+# --- what a cell binds -----------------------------------------------------------------
+
+
+def assigned_names(source: str) -> list[str]:
+    """The names a cell binds in the notebook's namespace, found statically, in order.
+
+    Bindings at any block depth count, including those below a ``raise`` (the handed-out
+    ``raise NotImplementedError`` comes before the answer lines): assignment, augmented
+    and annotated assignment, walrus, for/with/match targets, def and class names, import
+    aliases, and names a function declares ``global``. Function, class and comprehension
+    bodies are their own scopes. A cell that does not parse binds nothing.
+    """
+    try:
+        binder = _Binder()
+        binder.visit(ast.parse(source))
+    except (SyntaxError, ValueError, RecursionError):
+        return []
+    return list(dict.fromkeys(binder.names))
+
+
+class _Binder(ast.NodeVisitor):
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def visit_Name(self, node: ast.Name) -> None:
+        if isinstance(node.ctx, ast.Store):
+            self.names.append(node.id)
+
+    def visit_FunctionDef(self, node: ast.FunctionDef | ast.AsyncFunctionDef) -> None:
+        self.names.append(node.name)
+        self._declared_global(node)
+
+    visit_AsyncFunctionDef = visit_FunctionDef
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:
+        self.names.append(node.name)
+        self._declared_global(node)
+
+    def visit_Lambda(self, node: ast.Lambda) -> None:
+        pass  # its own scope
+
+    def visit_ListComp(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp) -> None:
+        # Loop variables stay inside; only a walrus binds in the enclosing namespace.
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.NamedExpr) and isinstance(inner.target, ast.Name):
+                self.names.append(inner.target.id)
+
+    visit_SetComp = visit_GeneratorExp = visit_DictComp = visit_ListComp
+
+    def visit_Import(self, node: ast.Import | ast.ImportFrom) -> None:
+        for alias in node.names:
+            if alias.name != "*":
+                self.names.append(alias.asname or alias.name.partition(".")[0])
+
+    visit_ImportFrom = visit_Import
+
+    def visit_MatchAs(self, node: ast.MatchAs) -> None:
+        if node.name:
+            self.names.append(node.name)
+        self.generic_visit(node)
+
+    def visit_MatchStar(self, node: ast.MatchStar) -> None:
+        if node.name:
+            self.names.append(node.name)
+
+    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
+        self.generic_visit(node)
+        if node.rest:
+            self.names.append(node.rest)
+
+    def _declared_global(self, scope: ast.AST) -> None:
+        for inner in ast.walk(scope):
+            if isinstance(inner, ast.Global):
+                self.names.extend(inner.names)
+
+
+def _snapshot_plan(job: Job, assigned: list[list[str]]) -> list[list[int]]:
+    """For each cell, the extractions to snapshot after it: those whose names it binds."""
+    wanted = [set(e.names) | {call.function for call in e.calls} for e in job.extractions]
+    return [
+        [position for position, names in enumerate(wanted) if names.intersection(cell_names)]
+        for cell_names in assigned
+    ]
+
+
+# --- the child process -----------------------------------------------------------------
+
+
+class _Child:
+    """The spawned child, its pipes and its cgroup: everything one run owns."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        channel: int,
+        cgroup: _PidsCgroup | None,
+        scratch: str | None,
+        limits: Limits,
+    ) -> None:
+        self.process = process
+        self.channel = channel
+        self.cgroup = cgroup
+        self.scratch = scratch
+        kept = limits.output_kb * 1024
+        self.output = _Output(kept=kept, stop_at=kept * OUTPUT_STOP_FACTOR)
+        self.streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
+        self.closed = False
+
+    @classmethod
+    def spawn(cls, limits: Limits, isolation: str) -> _Child:
+        cgroup = _PidsCgroup.create(limits.processes)
+        nproc = None
+        if cgroup is None and os.geteuid() != 0:
+            # RLIMIT_NPROC counts all of this user's threads: leave room for those running.
+            running = _threads_of_user()
+            nproc = None if running is None else running + limits.processes
+        scratch = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-run-")
+        home = INSIDE_SCRATCH if scratch is None else scratch
+        read_end, write_end = os.pipe()
+        if isolation == "bubblewrap":
+            scratch_bytes = limits.file_size_mb * SCRATCH_FACTOR * MB
+            bwrap = shutil.which("bwrap") or "bwrap"
+            command = [bwrap, *_bwrap_options(scratch_bytes), "--", sys.executable]
+            command += ["-I", "-B", INSIDE_SCRIPT, str(write_end)]
+        else:
+            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(write_end)]
+        procs = cgroup.open_procs() if cgroup is not None else None
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                cwd=scratch or "/",
+                env=_child_env(home),
+                pass_fds=(write_end,),
+                start_new_session=True,  # its own process group, killed as one
+                preexec_fn=_prepare_child(_rlimits(limits, nproc), procs),
+            )
+        except BaseException:
+            os.close(read_end)
+            _remove(cgroup, scratch)
+            raise
+        finally:
+            os.close(write_end)
+            if procs is not None:
+                os.close(procs)
+        return cls(process, read_end, cgroup, scratch, limits)
+
+    def exchange(self, payload: bytes, protocol: _Protocol, deadline: float) -> str:
+        """Feed the job, gather output and messages until the run ends; say how it ended.
+
+        Returns "finished", "timeout", "output_limit", "channel_error", or "ended" when
+        the channel closed before the child said it was done.
+        """
+        stdin = self.process.stdin.fileno()
+        pending = memoryview(payload)
+        frames = _FrameReader()
+        with selectors.DefaultSelector() as selector:
+            for fd in (*self.streams, self.channel):
+                os.set_blocking(fd, False)
+                selector.register(fd, selectors.EVENT_READ)
+            os.set_blocking(stdin, False)
+            selector.register(stdin, selectors.EVENT_WRITE)
+            while True:
+                timeout = deadline - time.monotonic()
+                if timeout <= 0:
+                    return "timeout"
+                for key, _ in selector.select(timeout):
+                    if key.fd == stdin:
+                        pending = self._feed(pending)
+                        if not pending:
+                            selector.unregister(stdin)
+                            self.process.stdin.close()
+                    elif key.fd == self.channel:
+                        data = _read(self.channel)
+                        if data is None:
+                            continue
+                        if not data:
+                            return "ended"
+                        try:
+                            for message in frames.feed(data):
+                                protocol.handle(message)
+                        except _ChannelError:
+                            return "channel_error"
+                        if protocol.done:
+                            return "finished"
+                    else:
+                        data = _read(key.fd)
+                        if data == b"":
+                            selector.unregister(key.fd)
+                            del self.streams[key.fd]
+                        elif data and not self.output.add(self.streams[key.fd], data):
+                            return "output_limit"
+
+    def _feed(self, pending: memoryview) -> memoryview:
+        try:
+            written = os.write(self.process.stdin.fileno(), pending[: 64 * 1024])
+        except BlockingIOError:
+            written = 0
+        except BrokenPipeError:
+            written = len(pending)  # the child is gone: its channel will say so
+        return pending[written:]
+
+    def exit_status(self) -> int | None:
+        """The exit status of a child whose channel closed, if it exits soon."""
+        try:
+            return self.process.wait(timeout=EXIT_WAIT_SECONDS)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        """Kill every process of the run, collect the output still in the pipes, clean up."""
+        if self.closed:
+            return
+        self.closed = True
+        self._kill_all()
+        self._drain(time.monotonic() + DRAIN_SECONDS)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=DRAIN_SECONDS)
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            stream.close()
+        os.close(self.channel)
+        _remove(self.cgroup, self.scratch)
+
+    def _kill_all(self) -> None:
+        # bubblewrap: bwrap is the group leader; when it dies, the init of the sandbox's
+        # pid namespace gets SIGKILL (--die-with-parent), and with it every process inside.
+        # Without bubblewrap, the process group catches what did not start a session of
+        # its own, and the cgroup whatever it did.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    def _drain(self, until: float) -> None:
+        with selectors.DefaultSelector() as selector:
+            for fd in self.streams:
+                os.set_blocking(fd, False)
+                selector.register(fd, selectors.EVENT_READ)
+            while self.streams and (timeout := until - time.monotonic()) > 0:
+                for key, _ in selector.select(timeout):
+                    data = _read(key.fd)
+                    if data:
+                        self.output.add(self.streams[key.fd], data)
+                    elif data == b"":
+                        selector.unregister(key.fd)
+                        del self.streams[key.fd]
+
+
+def _read(fd: int) -> bytes | None:
+    """What a ready pipe holds: b"" at its end, None if nothing after all."""
+    try:
+        return os.read(fd, 256 * 1024)
+    except BlockingIOError:
+        return None
+    except OSError:
+        return b""
+
+
+def _remove(cgroup: _PidsCgroup | None, scratch: str | None) -> None:
+    if cgroup is not None:
+        cgroup.remove()
+    if scratch is not None:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _why_ended(returncode: int | None, stderr: str) -> str:
+    """Why a child ended before saying "done": its CPU time, memory, or any other crash.
+
+    bubblewrap exits with 128 + the signal that killed the child. SIGKILL that we did not
+    send is the kernel's out-of-memory killer; a fatal Python error or an uncaught
+    MemoryError shows on stderr.
+    """
+    if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
+        return "timeout"
+    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
+        return "memory_limit"
+    if any(marker in stderr for marker in MEMORY_MARKERS):
+        return "memory_limit"
+    return "crashed"
+
+
+class _Output:
+    """stdout and stderr: the first ``kept`` bytes of each are kept; past ``stop_at``
+    bytes in all, the run is stopped."""
+
+    def __init__(self, kept: int, stop_at: int) -> None:
+        self.kept = kept
+        self.stop_at = stop_at
+        self.total = 0
+        self.data = {"stdout": bytearray(), "stderr": bytearray()}
+
+    def add(self, stream: str, data: bytes) -> bool:
+        """Record output; False once there has been too much of it."""
+        buffer = self.data[stream]
+        buffer += data[: max(0, self.kept - len(buffer))]
+        self.total += len(data)
+        return self.total <= self.stop_at
+
+    def text(self, stream: str) -> str:
+        return self.data[stream].decode("utf-8", errors="replace")
+
+
+# --- how the child is started ----------------------------------------------------------
+
+
+def _bwrap_options(scratch_bytes: int) -> list[str]:
+    """bubblewrap's options: namespaces, and a file system of read-only system parts."""
+    options = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    python_dirs = _python_dirs()
+    binds = ["/usr", *python_dirs]
+    options += ["--ro-bind", "/usr", "/usr"]
+    for name in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = f"/{name}"
+        if os.path.islink(path):
+            options += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            options += ["--ro-bind", path, path]
+            binds.append(path)
+    for name in ETC_FILES:
+        options += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    for path in python_dirs:
+        options += ["--ro-bind", path, path]
+    options += _grader_mask(binds)
+    options += ["--ro-bind", str(CHILD_SCRIPT), INSIDE_SCRIPT]
+    options += ["--proc", "/proc", "--dev", "/dev"]
+    options += ["--size", str(scratch_bytes), "--tmpfs", INSIDE_SCRATCH, "--chdir", INSIDE_SCRATCH]
+    # bubblewrap's root and /dev are writable tmpfs until remounted: only the scratch is.
+    options += ["--remount-ro", "/dev", "--remount-ro", "/"]
+    return options
+
+
+@functools.cache
+def _python_dirs() -> tuple[str, ...]:
+    """The Python installation, the venv, and where the importable packages live.
+
+    Bound at their own paths: the venv's python finds its pyvenv.cfg and site-packages
+    there. Outside /usr only, and none inside another.
+    """
+    import importlib.util
+
+    candidates = {sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix}
+    candidates.add(os.path.dirname(os.path.realpath(sys.executable)))
+    for package in ("numpy", "sympy", "mpmath", "matplotlib"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.submodule_search_locations:
+            candidates.update(os.path.dirname(p) for p in spec.submodule_search_locations)
+    kept: list[str] = []
+    for path in sorted(os.path.abspath(c) for c in candidates if os.path.isdir(c)):
+        if not any(_within(path, outer) for outer in ["/usr", *kept]):
+            kept.append(path)
+    return tuple(kept)
+
+
+def _grader_mask(binds: list[str]) -> list[str]:
+    """Hide the grader's tree should a bound directory contain it (say, a Python installed
+    around it); the bound directories inside it (the venv) are bound again on top."""
+    root = str(GRADER_ROOT)
+    if not any(_within(root, path) for path in binds):
+        return []
+    options = ["--tmpfs", root]
+    for path in binds:
+        if path != root and _within(path, root):
+            options += ["--ro-bind", path, path]
+    return [*options, "--remount-ro", root]
+
+
+def _within(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
+
+
+def _child_env(home: str) -> dict[str, str]:
+    """The child's whole environment: nothing of the grader's leaks in."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": home,
+        "TMPDIR": home,
+        "LANG": "C.UTF-8",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        # One BLAS thread: numpy's import fits the memory and process limits.
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        # The child itself runs with -I -B; these are for Python processes it starts.
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONHASHSEED": "0",
+    }
+
+
+def _rlimits(limits: Limits, nproc: int | None) -> list[tuple[int, int, int]]:
+    """(resource, soft, hard) for the child. Hard limits are set too, so that nothing the
+    child runs can raise them again."""
+    cpu = math.ceil(limits.total_seconds) + 1  # a backstop: the wall clock comes first
+    wanted = [
+        (resource.RLIMIT_AS, limits.memory_mb * MB, limits.memory_mb * MB),
+        (resource.RLIMIT_FSIZE, limits.file_size_mb * MB, limits.file_size_mb * MB),
+        # Soft below hard: SIGXCPU, not SIGKILL, which would read as the OOM killer.
+        (resource.RLIMIT_CPU, cpu, cpu + 1),
+        (resource.RLIMIT_CORE, 0, 0),
+    ]
+    if nproc is not None:
+        wanted.append((resource.RLIMIT_NPROC, nproc, nproc))
+    result = []
+    for kind, soft, hard in wanted:
+        # Without privileges a hard limit cannot be raised: never ask above the current one.
+        current = resource.getrlimit(kind)[1]
+        if current != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current), min(hard, current)
+        result.append((kind, soft, hard))
+    return result
+
+
+def _prepare_child(rlimits: list[tuple[int, int, int]], procs: int | None) -> Callable[[], None]:
+    """What the child does between fork and exec: join the run's cgroup, lower its limits.
+
+    Runs in the forked child of a possibly threaded parent: system calls only.
+    """
+    strict = sys.platform.startswith("linux")
+
+    def prepare() -> None:
+        if procs is not None:
+            os.write(procs, b"0")  # "0": the writing process itself
+        for kind, soft, hard in rlimits:
+            try:
+                resource.setrlimit(kind, (soft, hard))
+            except (OSError, ValueError):
+                if strict:  # macOS, for one, rejects some limits it does not enforce
+                    raise
+
+    return prepare
+
+
+def _threads_of_user() -> int | None:
+    """How many threads this user runs now (Linux); None where /proc cannot say."""
+    uid = os.getuid()
+    try:
+        entries = [entry for entry in os.listdir("/proc") if entry.isdigit()]
+    except OSError:
+        return None
+    total = 0
+    for entry in entries:
+        with contextlib.suppress(OSError):
+            if os.stat(f"/proc/{entry}").st_uid == uid:
+                total += len(os.listdir(f"/proc/{entry}/task"))
+    return total
+
+
+class _PidsCgroup:
+    """A cgroup for one run, whose pids.max bounds its processes and threads.
+
+    We run as root, which RLIMIT_NPROC does not bind, and a fork bomb must not take the
+    host down: the child joins this group between fork and exec, so everything it starts
+    is counted, wherever it goes (a new session, a double fork). The group's member list
+    also finds every process of the run for the final kill.
+    """
+
+    PREFIX = "graders-sandbox-"
+    _numbers = itertools.count()
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, max_pids: int) -> _PidsCgroup | None:
+        """A new group, or None where no pids controller can be written to."""
+        parent = _pids_hierarchy()
+        if parent is None:
+            return None
+        _sweep_stale(parent)
+        path = parent / f"{cls.PREFIX}{os.getpid()}-{next(cls._numbers)}"
+        try:
+            path.mkdir()
+            (path / "pids.max").write_text(str(max_pids))
+        except OSError:
+            with contextlib.suppress(OSError):
+                path.rmdir()
+            return None
+        return cls(path)
+
+    def open_procs(self) -> int:
+        return os.open(self.path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
+
+    def members(self) -> list[int]:
+        try:
+            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
+        except (OSError, ValueError):
+            return []
+
+    def kill_all(self) -> None:
+        kill = self.path / "cgroup.kill"  # cgroup v2 (Linux 5.14+): all at once
+        if kill.exists():
+            with contextlib.suppress(OSError):
+                kill.write_text("1")
+        for _ in range(200):
+            pids = self.members()
+            if not pids:
+                return
+            for pid in pids:
+                _kill_member(pid, self.path.name)
+            time.sleep(0.002)
+
+    def remove(self) -> None:
+        for _ in range(100):
+            try:
+                self.path.rmdir()
+                return
+            except FileNotFoundError:
+                return
+            except OSError:  # members still exiting
+                self.kill_all()
+                time.sleep(0.005)
+        # Left for the sweep that the next run after this process ends will do.
+
+
+def _kill_member(pid: int, group: str) -> None:
+    """SIGKILL a process listed in the group, unless its pid now belongs to another.
+
+    The pid was read from cgroup.procs; the process may have exited and the pid been
+    reused since. A pidfd pins the process; its cgroup is checked after pinning.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    except OSError:  # no pidfd (Linux < 5.3): the race is accepted
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+        return
+    try:
+        with open(f"/proc/{pid}/cgroup") as lines:
+            if any(line.rstrip().endswith("/" + group) for line in lines):
+                signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+    except OSError:
+        pass  # gone already
+    finally:
+        os.close(pidfd)
+
+
+def _pids_hierarchy() -> Path | None:
+    """Where per-run pids cgroups can be made: under our own group, else the root, of
+    cgroup v1's pids controller or of cgroup v2 where pids is enabled for children."""
+    v1 = Path("/sys/fs/cgroup/pids")
+    v2 = Path("/sys/fs/cgroup")
+    if (v1 / "cgroup.procs").exists():
+        candidates = [v1 / _own_cgroup("pids").lstrip("/"), v1]
+    elif "pids" in _read_text(v2 / "cgroup.controllers").split():
+        candidates = [
+            group
+            for group in (v2 / _own_cgroup("").lstrip("/"), v2)
+            if "pids" in _read_text(group / "cgroup.subtree_control").split()
+        ]
+    else:
+        return None
+    return next((p for p in candidates if p.is_dir() and os.access(p, os.W_OK)), None)
+
+
+def _own_cgroup(controller: str) -> str:
+    """Our cgroup path for a v1 controller, or in the v2 hierarchy ("")."""
+    for line in _read_text(Path("/proc/self/cgroup")).splitlines():
+        _, controllers, path = line.split(":", 2)
+        if controller in controllers.split(","):  # v2's line has "" for controllers
+            return path
+    return "/"
+
+
+def _sweep_stale(parent: Path) -> None:
+    """Remove groups left by grader processes that died before cleaning up."""
+    for group in parent.glob(_PidsCgroup.PREFIX + "*"):
+        owner = group.name.removeprefix(_PidsCgroup.PREFIX).split("-")[0]
+        if owner.isdigit() and not _alive(int(owner)):
+            stale = _PidsCgroup(group)
+            stale.kill_all()
+            with contextlib.suppress(OSError):
+                group.rmdir()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""
+
+
+# --- what goes to the child ------------------------------------------------------------
+
+
+def _encode_job(job: Job, plan: list[list[int]], cell_seconds: float) -> bytes:
+    document = {
+        "cell_seconds": cell_seconds,
+        "prelude": job.prelude,
+        "lazy_modules": dict(job.lazy_modules),
+        "cells": [
+            {"source": cell.source, "filename": cell.filename, "snapshots": snapshots}
+            for cell, snapshots in zip(job.cells, plan, strict=True)
+        ],
+        "extractions": [
+            {
+                "names": list(extraction.names),
+                "calls": [
+                    {
+                        "function": call.function,
+                        "kwargs": {k: _encode_argument(v) for k, v in call.kwargs.items()},
+                    }
+                    for call in extraction.calls
+                ],
+            }
+            for extraction in job.extractions
+        ],
+    }
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+def _encode_argument(value: object) -> dict[str, object]:
+    """A call argument (trusted, from the exercise spec) in the wire format."""
+    if value is None:
+        return {"t": "none"}
+    if isinstance(value, bool):
+        return {"t": "bool", "v": value}
+    if isinstance(value, int):
+        return {"t": "int", "v": format(value, "x")}
+    if isinstance(value, float):
+        return {"t": "float", "v": value.hex()}
+    if isinstance(value, complex):
+        return {"t": "complex", "re": value.real.hex(), "im": value.imag.hex()}
+    if isinstance(value, str):
+        return {"t": "str", "v": value}
+    if isinstance(value, (list, tuple)):
+        kind = "list" if isinstance(value, list) else "tuple"
+        return {"t": kind, "items": [_encode_argument(item) for item in value]}
+    if type(value).__module__ == "numpy":
+        return _encode_numpy_argument(value)
+    raise TypeError(f"cannot send a {type(value).__name__} to the sandbox")
+
+
+def _encode_numpy_argument(value: object) -> dict[str, object]:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return _encode_argument(value.item())
+    if not isinstance(value, np.ndarray) or value.dtype.kind not in "biufc":
+        raise TypeError(f"cannot send a {type(value).__name__} to the sandbox")
+    kind = value.dtype.kind
+    wire = {"b": "bool", "i": "int64", "u": "int64", "f": "float64", "c": "complex128"}[kind]
+    if kind == "u" and value.dtype.itemsize == 8:
+        wire = "uint64"
+    data = np.ascontiguousarray(value, dtype=WIRE_DTYPES[wire]).tobytes()
+    return {
+        "t": "array",
+        "dtype": wire,
+        "shape": list(value.shape),
+        "data": base64.b64encode(data).decode(),
+    }
+
+
+# --- what comes back -------------------------------------------------------------------
+
+
+class _ChannelError(Exception):
+    """The child broke the protocol: the run ends as "channel_error"."""
+
+
+class _FrameReader:
+    """Splits the channel's bytes into length-prefixed JSON messages."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+        self.total = 0
+
+    def feed(self, data: bytes) -> Iterator[object]:
+        """The messages completed by these bytes, one at a time: those before a bad
+        one are handled before it raises."""
+        self.total += len(data)
+        if self.total > MAX_CHANNEL_BYTES:
+            raise _ChannelError("too much data on the channel")
+        self.buffer += data
+        while len(self.buffer) >= 4:
+            length = int.from_bytes(self.buffer[:4], "big")
+            if length > MAX_FRAME_BYTES:
+                raise _ChannelError("message too large")
+            if len(self.buffer) < 4 + length:
+                break
+            body = bytes(self.buffer[4 : 4 + length])
+            del self.buffer[: 4 + length]
+            yield _parse_json(body)
+
+
+def _parse_json(body: bytes) -> object:
+    try:
+        return json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        raise _ChannelError(f"malformed message: {exc}") from None
+
+
+def _reject_constant(name: str) -> object:
+    raise ValueError(f"{name} is not sent as a JSON number")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise ValueError("duplicate key")
+    return result
+
+
+class _Protocol:
+    """Checks the child's messages against the job, in order, and gathers the outcome.
+
+    Per cell: "start", then "cell" (its report), then a "snapshot" for each extraction the
+    plan names for it; "done" after the last cell.
+    """
+
+    def __init__(self, job: Job, assigned: list[list[str]], plan: list[list[int]]) -> None:
+        self.job = job
+        self.assigned = assigned
+        self.plan = plan
+        self.reports: list[CellReport] = []
+        self.running: int | None = None
+        self.taken: set[int] = set()  # extractions snapshotted after the last cell
+        self.snapshots: dict[str, Snapshot] = {}
+        self.done = False
+
+    def handle(self, message: object) -> None:
+        if not isinstance(message, dict) or self.done:
+            raise _ChannelError("unexpected message")
+        handlers = {
+            "start": self._start,
+            "cell": self._cell,
+            "snapshot": self._snapshot,
+            "done": self._done,
+        }
+        kind = message.get("type")
+        handler = handlers.get(kind) if type(kind) is str else None
+        if handler is None:
+            raise _ChannelError("unknown message type")
+        handler(message)
+
+    def _start(self, message: dict[str, object]) -> None:
+        _expect_keys(message, {"type", "cell"})
+        if self.running is not None or _integer(message["cell"]) != len(self.reports):
+            raise _ChannelError("cell started out of order")
+        self.running = len(self.reports)
+        self.taken = set()
+
+    def _cell(self, message: dict[str, object]) -> None:
+        _expect_keys(message, {"type", "cell", "status", "exception", "message", "line", "code"})
+        position = self.running
+        if position is None or _integer(message["cell"]) != position:
+            raise _ChannelError("report for a cell that is not running")
+        if message["status"] not in CELL_STATUSES:
+            raise _ChannelError("unknown cell status")
+        line = message["line"]
+        self.reports.append(
+            CellReport(
+                index=self.job.cells[position].index,
+                status=str(message["status"]),
+                assigned=self.assigned[position],
+                exception=_optional_text(message["exception"], MAX_NAME_CHARS),
+                message=_optional_text(message["message"], MAX_MESSAGE_CHARS),
+                line=None if line is None else _integer(line, minimum=1),
+                code=_optional_text(message["code"], MAX_MESSAGE_CHARS),
+            )
+        )
+        self.running = None
+
+    def _snapshot(self, message: dict[str, object]) -> None:
+        _expect_keys(message, {"type", "cell", "extraction", "values", "calls"})
+        position = len(self.reports) - 1
+        if self.running is not None or _integer(message["cell"]) != position:
+            raise _ChannelError("snapshot out of order")
+        number = _integer(message["extraction"])
+        if number not in self.plan[position] or number in self.taken:
+            raise _ChannelError("snapshot not asked for")
+        self.taken.add(number)
+        extraction = self.job.extractions[number]
+        values, calls = message["values"], message["calls"]
+        if not isinstance(values, dict) or not set(values) <= set(extraction.names):
+            raise _ChannelError("snapshot of names not asked for")
+        if not isinstance(calls, list) or len(calls) != len(extraction.calls):
+            raise _ChannelError("wrong number of call results")
+        self.snapshots[extraction.exercise] = Snapshot(
+            exercise=extraction.exercise,
+            after_cell=self.job.cells[position].index,
+            values={name: _decode_value(node) for name, node in values.items()},
+            calls=[_decode_call(node) for node in calls],
+        )
+
+    def _done(self, message: dict[str, object]) -> None:
+        _expect_keys(message, {"type"})
+        if self.running is not None or len(self.reports) != len(self.job.cells):
+            raise _ChannelError("done before the last cell")
+        self.done = True
+
+    def outcome(
+        self, termination: str, *, stdout: str, stderr: str, isolation: str, duration: float
+    ) -> Outcome:
+        """The reports, with the cells the run did not finish filled in."""
+        # The cell running when the run was stopped is where the limit was hit; the
+        # cells after it were never reached.
+        running_status = {"timeout": "timeout", "memory_limit": "memory"}.get(
+            termination, "skipped"
+        )
+        cells = list(self.reports)
+        for position in range(len(self.reports), len(self.job.cells)):
+            status = running_status if position == self.running else "skipped"
+            cells.append(
+                CellReport(self.job.cells[position].index, status, self.assigned[position])
+            )
+        return Outcome(
+            cells=cells,
+            snapshots=self.snapshots,
+            termination=termination,
+            stdout=stdout,
+            stderr=stderr,
+            isolation=isolation,
+            duration=duration,
+        )
+
+
+def _expect_keys(node: dict[str, object], keys: set[str]) -> None:
+    if set(node) != keys:
+        raise _ChannelError(f"expected the fields {sorted(keys)}")
+
+
+def _integer(value: object, minimum: int = 0) -> int:
+    # type() and not isinstance(): JSON true is not a cell number.
+    if type(value) is not int or not minimum <= value <= 10**9:
+        raise _ChannelError("bad integer")
+    return value
+
+
+def _text(value: object, limit: int) -> str:
+    if type(value) is not str or len(value) > limit:
+        raise _ChannelError("bad text")
+    return value
+
+
+def _optional_text(value: object, limit: int) -> str | None:
+    return None if value is None else _text(value, limit)
+
+
+def _float(value: object) -> float:
+    try:
+        return float.fromhex(_text(value, 40))
+    except ValueError:
+        raise _ChannelError("bad float") from None
+
+
+def _decode_call(node: object) -> object:
+    if isinstance(node, dict) and node.get("t") == "call_failure":
+        _expect_keys(node, {"t", "exception", "message", "line", "code"})
+        line = node["line"]
+        return CallFailure(
+            exception=_text(node["exception"], MAX_NAME_CHARS),
+            message=_text(node["message"], MAX_MESSAGE_CHARS),
+            line=None if line is None else _integer(line, minimum=1),
+            code=_optional_text(node["code"], MAX_MESSAGE_CHARS),
+        )
+    return _decode_value(node)
+
+
+def _decode_value(node: object, depth: int = 0) -> object:
+    """One value from the wire, checked field by field; anything else is a channel error."""
+    kind = node.get("t") if isinstance(node, dict) else None
+    if kind in ("none", "placeholder"):
+        _expect_keys(node, {"t"})
+        return None if kind == "none" else PLACEHOLDER
+    if kind == "bool":
+        _expect_keys(node, {"t", "v"})
+        if type(node["v"]) is not bool:
+            raise _ChannelError("bad bool")
+        return node["v"]
+    if kind == "int":
+        _expect_keys(node, {"t", "v"})
+        digits = _text(node["v"], 1025)
+        if not HEX_INT.fullmatch(digits):
+            raise _ChannelError("bad int")
+        return int(digits, 16)
+    if kind == "float":
+        _expect_keys(node, {"t", "v"})
+        return _float(node["v"])
+    if kind == "complex":
+        _expect_keys(node, {"t", "re", "im"})
+        return complex(_float(node["re"]), _float(node["im"]))
+    if kind in ("str", "symbolic"):
+        _expect_keys(node, {"t", "v"})
+        text = _text(node["v"], MAX_TEXT_CHARS)
+        return text if kind == "str" else SymbolicText(text)
+    if kind == "opaque":
+        _expect_keys(node, {"t", "type", "summary"})
+        return Opaque(
+            _text(node["type"], MAX_NAME_CHARS), _text(node["summary"], MAX_MESSAGE_CHARS)
+        )
+    if kind in ("list", "tuple"):
+        _expect_keys(node, {"t", "items"})
+        items = node["items"]
+        if not isinstance(items, list) or len(items) > MAX_ITEMS or depth >= MAX_DEPTH:
+            raise _ChannelError("bad sequence")
+        decoded = [_decode_value(item, depth + 1) for item in items]
+        return decoded if kind == "list" else tuple(decoded)
+    if kind == "array":
+        return _decode_array(node)
+    raise _ChannelError("unknown value type")
+
+
+def _decode_array(node: dict[str, object]) -> object:
+    import numpy as np
+
+    _expect_keys(node, {"t", "dtype", "shape", "data"})
+    dtype = WIRE_DTYPES.get(node["dtype"]) if type(node["dtype"]) is str else None
+    shape = node["shape"]
+    if dtype is None or not isinstance(shape, list) or len(shape) > MAX_DEPTH:
+        raise _ChannelError("bad array")
+    size = math.prod(_integer(n) for n in shape)
+    if size > MAX_ARRAY_ELEMENTS:
+        raise _ChannelError("array too large")
+    try:
+        raw = base64.b64decode(_text(node["data"], 4 * MAX_FRAME_BYTES // 3), validate=True)
+    except binascii.Error:
+        raise _ChannelError("bad array data") from None
+    if len(raw) != size * np.dtype(dtype).itemsize:
+        raise _ChannelError("array data does not match its shape")
+    if dtype == "|b1" and raw.translate(None, b"\x00\x01"):
+        raise _ChannelError("bool array holds other bytes than 0 and 1")
+    return np.frombuffer(bytearray(raw), dtype=dtype).reshape(shape)
