@@ -1,5 +1,5 @@
 # A hostile submission: tries to read the reference solutions, phone home and forge a grade.
-import os, socket, glob
+import socket, glob
 found = glob.glob("/work/**/reference/*.py", recursive=True) + glob.glob("/**/reference/*.py")
 print("reference files visible:", found)
 try:

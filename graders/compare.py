@@ -361,7 +361,7 @@ def _reproduces(outcome: _Outcome, wrong_value: np.ndarray | float, tol: Toleran
     if outcome.actual is None:
         return False
     wrong = _as_numbers(wrong_value)
-    if wrong.ndim == 0:
+    if wrong.ndim == 0 and outcome.actual.ndim > 0:
         wrong = np.full(outcome.expected.shape, wrong)
     return wrong.shape == outcome.actual.shape and _close(outcome.actual, wrong, tol)
 

@@ -6,8 +6,11 @@ the plain values it hands back and turns them into statuses, points and feedback
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
+
+import numpy as np
 
 from . import sandbox
 from .compare import Case, Tolerance, compare_numeric
@@ -24,7 +27,7 @@ from .results import (
 )
 from .spec import Check, Spec
 from .submission import Submission
-from .values import CallFailure
+from .values import CallFailure, Placeholder
 
 WEAKER_ISOLATION = (
     "bubblewrap is not available here: the submission ran as a plain child process with "
@@ -70,15 +73,32 @@ def build_job(
 
 
 def _given_code(specs: Sequence[Spec]) -> list[str]:
-    """Assignments for the given values; a name two specs define differently is left out."""
-    chosen: dict[str, str] = {}
+    """Assignments for the given values of several exercises at once.
+
+    Two exercises may give the same name (both have ``t``): equal values are given once;
+    a name they give different values is left out, with everything computed from it.
+    """
+    chosen: dict[str, tuple[str, Any]] = {}
     conflicting: set[str] = set()
     for spec in specs:
-        for name, value in spec.given.items():
-            text = value if isinstance(value, str) else repr(value)
-            if chosen.setdefault(name, text) != text:
+        values = given_values(spec)
+        for name, raw in spec.given.items():
+            text = raw if isinstance(raw, str) else repr(raw)
+            if name not in chosen:
+                chosen[name] = (text, values[name])
+            elif not _same_value(chosen[name][1], values[name]):
                 conflicting.add(name)
-    return [f"{name} = {text}" for name, text in chosen.items() if name not in conflicting]
+    lines = []
+    for name, (text, _) in chosen.items():
+        if any(re.search(rf"\b{re.escape(other)}\b", text) for other in conflicting):
+            conflicting.add(name)
+        if name not in conflicting:
+            lines.append(f"{name} = {text}")
+    return lines
+
+
+def _same_value(one: Any, two: Any) -> bool:
+    return np.shape(one) == np.shape(two) and bool(np.array_equal(one, two))
 
 
 def grade(
@@ -110,7 +130,8 @@ def grade(
         return result
     if run is None:
         run = sandbox.start(
-            limits_for(specs, submission, overrides), require_isolation=require_isolation
+            limits_for(specs, submission, overrides or LimitOverrides()),
+            require_isolation=require_isolation,
         )
     outcome = run.submit(build_job(specs, submission, cases))
     if outcome.isolation != "bubblewrap":
@@ -128,9 +149,7 @@ def grade(
     return result
 
 
-def answered_exercises(
-    specs: Sequence[Spec], submission: Submission, outcome: sandbox.Outcome
-) -> list[Spec]:
+def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[Spec]:
     """The exercises some cell of the submission binds an answer for."""
     assigned = {name for cell in outcome.cells for name in cell.assigned}
     return [spec for spec in specs if assigned & set(spec.answer_names)]
@@ -151,12 +170,21 @@ def _grade_from_outcome(
     answering = [cell for cell in outcome.cells if names & set(cell.assigned)]
     wanted = _listing(spec.answer_names)
     if not answering:
-        feedback = f"No answer found: nothing in {submission.name} defines {wanted}."
+        unreadable = _syntax_error_mentioning(submission, outcome, names)
+        if unreadable is not None:
+            problem = _cell_problem(unreadable, _where(submission, unreadable), outcome)
+            assert problem is not None
+            return _unanswered(spec, *problem)
+        feedback = (
+            f"No answer found: nothing in {submission.name} defines "
+            f"{_listing(spec.answer_names, 'or')}."
+        )
         return _unanswered(spec, Status.NOT_ATTEMPTED, feedback)
     cell = answering[-1]
     where = _where(submission, cell)
     if cell.exception == "NotImplementedError":
-        below = " The answers typed below it were never run." if _typed_below(cell) else ""
+        typed = _typed_below(submission, cell, names)
+        below = f" Your answers below it ({_listing(typed)}) were never run." if typed else ""
         feedback = (
             f"{where.capitalize()} still raises NotImplementedError (line {cell.line}): remove the "
             f"`raise NotImplementedError(...)` line once you have filled in {wanted}.{below}"
@@ -172,6 +200,16 @@ def _grade_from_outcome(
             else f"{where.capitalize()} never finished, so {wanted} could not be read."
         )
         return _unanswered(spec, status, message)
+    placeholders = [n for n in spec.answer_names if isinstance(snapshot.values.get(n), Placeholder)]
+    if problem is not None and problem[0] == Status.ERROR and placeholders:
+        # The crash most likely comes from the unfinished answers (plotting `...`): grade
+        # it as the partial attempt it is, and still show what happened.
+        verb = "is" if len(placeholders) == 1 else "are"
+        note = (
+            f"{_listing(placeholders)} {verb} still `...`, and the code then stopped with "
+            f"{cell.exception} at line {cell.line}."
+        )
+        return _exercise(spec, _comparisons(spec, snapshot, cases), None, note)
     return _exercise(spec, _comparisons(spec, snapshot, cases), problem)
 
 
@@ -277,7 +315,10 @@ def _score(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:
 
 
 def _exercise(
-    spec: Spec, comparisons: list[tuple[Check, Comparison]], problem: tuple[Status, str] | None
+    spec: Spec,
+    comparisons: list[tuple[Check, Comparison]],
+    problem: tuple[Status, str] | None,
+    note: str = "",
 ) -> ExerciseResult:
     checks = [
         _score(check, comparison, crashed=problem is not None) for check, comparison in comparisons
@@ -293,7 +334,7 @@ def _exercise(
         status, feedback = Status.NOT_ATTEMPTED, f"Not attempted yet: {names} still need answers."
     else:
         status, feedback = Status.FAILED, summary
-    return ExerciseResult(spec.id, spec.title, status, feedback, checks)
+    return ExerciseResult(spec.id, spec.title, status, f"{feedback} {note}".strip(), checks)
 
 
 def _unanswered(spec: Spec, status: Status, feedback: str) -> ExerciseResult:
@@ -346,12 +387,39 @@ def _where(submission: Submission, cell: sandbox.CellReport) -> str:
     return f"your code in {submission.name}"
 
 
-def _typed_below(cell: sandbox.CellReport) -> bool:
-    """Whether answer assignments follow the handed-out raise (they did not run)."""
-    return cell.line is not None and bool(cell.assigned)
+def _syntax_error_mentioning(
+    submission: Submission, outcome: sandbox.Outcome, names: set[str]
+) -> sandbox.CellReport | None:
+    """A cell that could not be compiled but whose text mentions this exercise's answers.
+
+    Its assignments cannot be found statically, yet it is clearly the student's attempt:
+    the syntax error is the feedback, not "no answer found".
+    """
+    sources = {cell.index: cell.source for cell in submission.cells}
+    for cell in reversed(outcome.cells):
+        if cell.exception == "SyntaxError" and any(n in sources.get(cell.index, "") for n in names):
+            return cell
+    return None
 
 
-def _listing(names: Sequence[str]) -> str:
+def _typed_below(submission: Submission, cell: sandbox.CellReport, names: set[str]) -> list[str]:
+    """Answers written (not left as `...`) after the line that raised: they never ran."""
+    source = next((c.source for c in submission.cells if c.index == cell.index), "")
+    below = source.splitlines()[cell.line or 0 :]
+    typed = []
+    for line in below:
+        match = re.match(r"\s*([A-Za-z_]\w*)\s*=(?!=)\s*(.*)$", line)
+        if (
+            match
+            and match[1] in names
+            and match[2].strip() not in ("...", "")
+            and match[1] not in typed
+        ):
+            typed.append(match[1])
+    return typed
+
+
+def _listing(names: Sequence[str], conjunction: str = "and") -> str:
     if len(names) == 1:
         return names[0]
-    return ", ".join(names[:-1]) + " or " + names[-1]
+    return ", ".join(names[:-1]) + f" {conjunction} " + names[-1]

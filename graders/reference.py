@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Choice, GivenValue, Spec, Uniform
+from .spec import Check, Choice, GivenValue, Spec, Uniform
 
 
 class ReferenceError(Exception):
@@ -118,7 +118,7 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
     """Expected values and every listed mistake's values, per call (one case for values)."""
     namespace = reference_namespace(spec)
     if spec.function is None:
-        expected = {check.name: namespace[check.name] for check in spec.checks}
+        expected = {check.name: _expected(spec, check, namespace) for check in spec.checks}
         scope = {**given_values(spec), **expected}
         return [ReferenceCase("", {}, expected, _mistake_values(spec, scope))]
     function = namespace[spec.function.name]
@@ -129,6 +129,14 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
         scope = {**given_values(spec), **kwargs, **expected}
         cases.append(ReferenceCase(label, kwargs, expected, _mistake_values(spec, scope)))
     return cases
+
+
+def _expected(spec: Spec, check: Check, namespace: dict[str, Any]) -> Any:
+    """A constant reference answer (du_dt = 1) stands for the array over the axis."""
+    value = namespace[check.name]
+    if check.allow_constant and spec.axis is not None and np.ndim(value) == 0:
+        return np.full(np.shape(namespace[spec.axis]), value, dtype=float)
+    return value
 
 
 def _mistake_values(spec: Spec, scope: dict[str, Any]) -> dict[str, dict[str, Any]]:

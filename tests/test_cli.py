@@ -21,7 +21,9 @@ def test_list_names_every_exercise():
 
 
 def test_check_correct_exits_0_with_the_documented_json():
-    code, data = run_cli_json("check", "product_rule_alpha", str(EXAMPLES / "product_rule_correct.py"))
+    code, data = run_cli_json(
+        "check", "product_rule_alpha", str(EXAMPLES / "product_rule_correct.py")
+    )
     assert code == 0
     assert data["score"] == data["max_score"] == 3.0
     [graded] = data["exercises"]
@@ -94,8 +96,26 @@ def test_validate_proves_the_bundled_specs():
         (["check", "product_rule_alpha"], "either a SUBMISSION file or --answer"),
         (["check", "product_rule_alpha", "--answer", "1"], "expects code"),
         (["frobnicate"], "invalid choice"),
-        (["check", "product_rule_alpha", "{examples}/product_rule_correct.py", "--time-limit", "-1"], "--time-limit"),
-        (["check", "product_rule_alpha", "{examples}/product_rule_correct.py", "--report", "r.pdf"], "r.pdf"),
+        (
+            [
+                "check",
+                "product_rule_alpha",
+                "{examples}/product_rule_correct.py",
+                "--time-limit",
+                "-1",
+            ],
+            "--time-limit",
+        ),
+        (
+            [
+                "check",
+                "product_rule_alpha",
+                "{examples}/product_rule_correct.py",
+                "--report",
+                "r.pdf",
+            ],
+            "r.pdf",
+        ),
     ],
 )
 def test_unusable_requests_exit_2_with_one_line(args, message, tmp_path):
@@ -137,7 +157,13 @@ def _course_with(tmp_path: Path, spec_text: str) -> Path:
 def test_bad_spec_is_refused_with_file_field_and_line(tmp_path):
     text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
     course = _course_with(tmp_path, text.replace("allow_constant: true", "allow_constant: maybe"))
-    completed = run_cli("--course", str(course), "check", "product_rule_alpha", str(EXAMPLES / "product_rule_correct.py"))
+    completed = run_cli(
+        "--course",
+        str(course),
+        "check",
+        "product_rule_alpha",
+        str(EXAMPLES / "product_rule_correct.py"),
+    )
     assert completed.returncode == 2
     assert "product_rule_alpha.yaml" in completed.stderr
     assert "checks.0.allow_constant" in completed.stderr
@@ -154,7 +180,9 @@ def test_invalid_yaml_is_refused_with_line(tmp_path):
 def test_validate_catches_a_mistake_the_checks_cannot_tell_apart(tmp_path):
     text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
     # A "mistake" that is in fact the right answer must be reported by validate.
-    course = _course_with(tmp_path, text.replace("value: np.exp(-t/tau)\n", "value: -1/tau * np.exp(-t/tau)\n", 1))
+    course = _course_with(
+        tmp_path, text.replace("value: np.exp(-t/tau)\n", "value: -1/tau * np.exp(-t/tau)\n", 1)
+    )
     completed = run_cli("--course", str(course), "validate", "product_rule_alpha")
     assert completed.returncode == 1
     assert "mistake dv_dt_missing_inner_derivative passes dv_dt" in completed.stdout
@@ -163,7 +191,8 @@ def test_validate_catches_a_mistake_the_checks_cannot_tell_apart(tmp_path):
 def test_new_exercise_needs_only_a_yaml_file_and_a_reference_module(tmp_path):
     course = _course_with(tmp_path, (REPO / "exercises" / "product_rule_alpha.yaml").read_text())
     (course / "exercises" / "power_rule.yaml").write_text(
-        "id: power_rule\ntitle: Power rule\nsource: a new exercise\nprompt: Differentiate t**3 on t.\n"
+        "id: power_rule\ntitle: Power rule\nsource: a new exercise\n"
+        "prompt: Differentiate t**3 on t.\n"
         "given:\n  t: np.linspace(-2, 2, 41)\naxis: t\n"
         "checks:\n  - name: dy_dt\n    hint: Bring the exponent down.\n    mistakes:\n"
         "      - id: exponent_not_lowered\n        value: 3 * t**3\n"

@@ -22,7 +22,8 @@ v_t = np.exp(-t/tau)
     "answers",
     [
         "du_dt = 1\ndv_dt = -1/tau * np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t * du_dt",
-        "du_dt = np.ones_like(t)\ndv_dt = -np.exp(-t/tau) / tau\ndf_dt = np.exp(-t/tau) * (1 - t/tau)",
+        "du_dt = np.ones_like(t)\ndv_dt = -np.exp(-t/tau) / tau\n"
+        "df_dt = np.exp(-t/tau) * (1 - t/tau)",
         "du_dt = [1.0] * len(t)\ndv_dt = list(-1/tau * np.exp(-t/tau))\n"
         "df_dt = tuple(t * np.array(dv_dt) + v_t)",
         "du_dt = np.float32(1)\ndv_dt = (-1/tau * np.exp(-t/tau)).astype(np.float32)\n"
@@ -34,21 +35,26 @@ v_t = np.exp(-t/tau)
     ids=["tutorial", "rewritten", "lists-and-tuples", "float32", "sympy-lambdify"],
 )
 def test_product_rule_correct_styles(grade_code, answers):
-    result = grade_code("product_rule_alpha", PRODUCT_RULE_GIVEN + answers + "\nplot_alpha_func(t, f, df_dt)\n")
+    result = grade_code(
+        "product_rule_alpha", PRODUCT_RULE_GIVEN + answers + "\nplot_alpha_func(t, f, df_dt)\n"
+    )
     assert exercise(result, "product_rule_alpha").status == Status.PASSED, result.to_dict()
     assert result.score == result.max_score == 3
     assert result.exit_code == 0
 
 
 def test_product_rule_given_values_in_scope_for_a_bare_answer_cell(grade_code):
-    result = grade_code("product_rule_alpha", "du_dt = 1\ndv_dt = -np.exp(-t/tau)/tau\ndf_dt = u_t*dv_dt + v_t*du_dt\n")
+    result = grade_code(
+        "product_rule_alpha",
+        "du_dt = 1\ndv_dt = -np.exp(-t/tau)/tau\ndf_dt = u_t*dv_dt + v_t*du_dt\n",
+    )
     assert exercise(result, "product_rule_alpha").status == Status.PASSED
 
 
 @pytest.mark.parametrize(
     ("name", "answer", "misconception", "words"),
     [
-        ("dv_dt", "np.exp(-t/tau)", "dv_dt_missing_inner_derivative", "inner derivative"),
+        ("dv_dt", "np.exp(-t/tau)", "dv_dt_missing_inner_derivative", "inner function"),
         ("dv_dt", "-tau * np.exp(-t/tau)", "dv_dt_times_tau", "denominator"),
         ("dv_dt", "1/tau * np.exp(-t/tau)", "dv_dt_sign_error", "sign"),
         ("du_dt", "t", "du_dt_is_u", "slope"),
@@ -86,7 +92,10 @@ def test_product_rule_combination_mistakes(grade_code, df_dt, misconception):
 
 
 def test_wrong_dv_dt_carried_into_df_dt_is_explained(grade_code):
-    source = PRODUCT_RULE_GIVEN + "du_dt = 1\ndv_dt = np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t * du_dt\n"
+    source = (
+        PRODUCT_RULE_GIVEN
+        + "du_dt = 1\ndv_dt = np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t * du_dt\n"
+    )
     result = grade_code("product_rule_alpha", source)
     assert check(result, "product_rule_alpha", "df_dt").misconception == (
         "df_dt_from_dv_dt_missing_inner_derivative"
@@ -95,7 +104,9 @@ def test_wrong_dv_dt_carried_into_df_dt_is_explained(grade_code):
 
 
 def test_generic_factor_is_given_when_no_mistake_matches(grade_code):
-    source = PRODUCT_RULE_GIVEN + "du_dt = 1\ndv_dt = -3 * np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t\n"
+    source = (
+        PRODUCT_RULE_GIVEN + "du_dt = 1\ndv_dt = -3 * np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t\n"
+    )
     graded = check(grade_code("product_rule_alpha", source), "product_rule_alpha", "dv_dt")
     assert graded.misconception is None
     assert "1.5" in graded.feedback  # -3 is 1.5 times -1/tau = -2
@@ -107,7 +118,11 @@ PSP = "J * t * np.exp(-(t - t_sp)/tau_s)"
 
 
 def test_psp_correct(grade_code):
-    source = PSP_GIVEN + f"PSP = {PSP}\nrectangle_areas = PSP * dt\nnumerical_integral = np.cumsum(rectangle_areas)\n"
+    source = (
+        PSP_GIVEN
+        + f"PSP = {PSP}\nrectangle_areas = PSP * dt\n"
+        + "numerical_integral = np.cumsum(rectangle_areas)\n"
+    )
     assert exercise(grade_code("psp_charge", source), "psp_charge").status == Status.PASSED
 
 
@@ -127,7 +142,8 @@ def test_psp_correct_with_a_loop(grade_code):
         ("rectangle_areas", f"PSP = {PSP}\nrectangle_areas = PSP", "areas_without_dt"),
         (
             "numerical_integral",
-            f"PSP = {PSP}\nrectangle_areas = PSP * dt\nnumerical_integral = np.sum(rectangle_areas)",
+            f"PSP = {PSP}\nrectangle_areas = PSP * dt\n"
+            "numerical_integral = np.sum(rectangle_areas)",
             "integral_total_not_cumulative",
         ),
         (
@@ -191,7 +207,9 @@ def test_neuron_gain_mistakes(grade_code, source, name, misconception):
 
 
 def test_ignoring_the_input_fails_with_the_inputs_that_show_it(grade_code):
-    source = neuron(rate="(1+np.exp(-a*(np.arange(0, 8, 0.1)-theta)))**-1 - (1+np.exp(a*theta))**-1")
+    source = neuron(
+        rate="(1+np.exp(-a*(np.arange(0, 8, 0.1)-theta)))**-1 - (1+np.exp(a*theta))**-1"
+    )
     graded = check(grade_code("neuron_gain", source), "neuron_gain", "rate")
     assert graded.status == CheckStatus.FAILED
     assert "with I = np.arange(" in graded.feedback

@@ -28,7 +28,7 @@ def test_handed_out_notebook_is_not_attempted_except_the_given_function(student_
     product = exercise(student_result, "product_rule_alpha")
     assert product.status == Status.NOT_ATTEMPTED
     assert "NotImplementedError" in product.feedback
-    assert "never run" in product.feedback
+    assert "never run" not in product.feedback  # the answers are still `...`
     assert exercise(student_result, "psp_charge").status == Status.NOT_ATTEMPTED
     assert exercise(student_result, "chain_rule").status == Status.NOT_ATTEMPTED
     # compute_rate_and_gain is complete in the handed-out notebook.
@@ -73,7 +73,9 @@ COMPLETED = {
 def test_completed_student_notebook_passes_and_later_cells_do_not_spoil_answers(tmp_path):
     # A cell after the product-rule exercise reuses t, tau and f for something else.
     path = _edited_student_notebook(
-        tmp_path, COMPLETED, extra_cells=[(28, "t = np.linspace(0, 1, 7)\ntau = 3\nf = None\ndv_dt = 'gone'")]
+        tmp_path,
+        COMPLETED,
+        extra_cells=[(28, "t = np.linspace(0, 1, 7)\ntau = 3\nf = None\ndv_dt = 'gone'")],
     )
     result = grade_notebook(path)
     assert exercise(result, "product_rule_alpha").status == Status.FAILED  # dv_dt rebound later
@@ -122,6 +124,15 @@ def test_syntax_error_is_a_graded_error_with_the_line(grade_code):
     assert graded.status == Status.ERROR
     assert "SyntaxError" in graded.feedback
     assert result.exit_code == 1
+
+
+def test_answers_typed_below_the_handed_out_raise_are_named(tmp_path):
+    answers = {k: v for k, v in COMPLETED.items() if "NotImplementedError" not in k}
+    result = grade_notebook(_edited_student_notebook(tmp_path, answers))
+    product = exercise(result, "product_rule_alpha")
+    assert product.status == Status.NOT_ATTEMPTED
+    assert "NotImplementedError" in product.feedback
+    assert "(du_dt, dv_dt and df_dt) were never run" in product.feedback
 
 
 def test_still_placeholders_is_not_attempted(grade_code):
