@@ -86,11 +86,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted")
     except Exception as exc:  # a grader bug must still not show the user a traceback
-        from .engine import UsageError
+        from .engine import SetupError, UsageError
         from .reference import ReferenceError
         from .sandbox import SandboxUnavailable
 
-        if isinstance(exc, (UsageError, ReferenceError, SandboxUnavailable)):
+        if isinstance(exc, (UsageError, SetupError, ReferenceError, SandboxUnavailable)):
             return _fail(str(exc))
         return _fail(f"internal error: {type(exc).__name__}: {exc}")
 

@@ -201,6 +201,9 @@ def _describe(value: object) -> str:
         return f"a string ({_clip(repr(str(value)))})"
     if isinstance(value, values.Opaque):
         summary = f" ({_clip(value.summary)})" if value.summary else ""
+        # Built-in kinds read as words ("a function"); a class of the student's own by name.
+        if value.type_name[:1].isupper():
+            return f"an object of class {value.type_name}{summary}"
         return f"a {value.type_name}{summary}"
     if isinstance(value, values.SymbolicText):
         return f"a sympy expression ({_clip(value.text)})"

@@ -35,6 +35,10 @@ WEAKER_ISOLATION = (
 )
 
 
+class SetupError(Exception):
+    """The grader's own setup did not run in the sandbox: a spec or installation problem."""
+
+
 class UsageError(Exception):
     """The request cannot be carried out (e.g. a typed answer for a code exercise)."""
 
@@ -134,6 +138,9 @@ def grade(
             require_isolation=require_isolation,
         )
     outcome = run.submit(build_job(specs, submission, cases))
+    if outcome.setup_failed:
+        last_line = (outcome.stderr.strip().splitlines() or [outcome.termination])[-1]
+        raise SetupError(f"the exercises' setup failed in the sandbox: {last_line}")
     if outcome.isolation != "bubblewrap":
         result.notices.append(WEAKER_ISOLATION)
     if answered_only:
@@ -324,11 +331,12 @@ def _exercise(
         _score(check, comparison, crashed=problem is not None) for check, comparison in comparisons
     ]
     passed = sum(check.status == CheckStatus.PASSED for check in checks)
-    summary = f"{passed} of {len(checks)} checks passed."
+    summary = f"{passed} of {len(checks)} check{'s' if len(checks) > 1 else ''} passed."
     if problem is not None:
         status, feedback = problem[0], f"{problem[1]} {summary}"
     elif passed == len(checks):
-        status, feedback = Status.PASSED, f"All {len(checks)} checks passed."
+        everything = "The check" if len(checks) == 1 else f"All {len(checks)} checks"
+        status, feedback = Status.PASSED, f"{everything} passed."
     elif not any(comparison.attempted for _, comparison in comparisons):
         names = _listing([check.name for check, _ in comparisons])
         status, feedback = Status.NOT_ATTEMPTED, f"Not attempted yet: {names} still need answers."

@@ -136,6 +136,7 @@ def write(result: SubmissionResult, path: Path) -> None:
         accepted = ", ".join(_WRITERS)
         raise ValueError(f"a report file name must end in {accepted}, not {path.name!r}")
     text = render(result)
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 

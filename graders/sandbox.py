@@ -161,6 +161,9 @@ class Outcome:
     stderr: str
     isolation: str  # "bubblewrap" | "process"
     duration: float  # seconds from submit() to the end of the run
+    # The run ended before its first cell started: the grader's own setup (the prelude)
+    # failed, which no student code can cause, since none has run yet.
+    setup_failed: bool = False
 
 
 class SandboxUnavailable(RuntimeError):
@@ -1078,6 +1081,7 @@ class _Protocol:
             stderr=stderr,
             isolation=isolation,
             duration=duration,
+            setup_failed=not self.done and not self.reports and self.running is None,
         )
 
 

@@ -207,3 +207,18 @@ def test_new_exercise_needs_only_a_yaml_file_and_a_reference_module(tmp_path):
     completed = run_cli("--course", str(course), "check", "power_rule", str(answer))
     assert completed.returncode == 1
     assert "exponent comes down" in completed.stdout
+
+
+def test_broken_setup_code_is_the_graders_problem_not_the_students(tmp_path):
+    text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
+    broken = text.replace("  code: |\n", "  code: |\n    1 / 0\n")
+    course = _course_with(tmp_path, broken)
+    completed = run_cli(
+        "--course",
+        str(course),
+        "check",
+        "product_rule_alpha",
+        str(EXAMPLES / "product_rule_correct.py"),
+    )
+    assert completed.returncode == 2
+    assert "setup failed in the sandbox: ZeroDivisionError" in completed.stderr
