@@ -111,13 +111,42 @@ def compare_numeric(
             )
 
     outcomes = [_judge(case, tolerance, allow_constant) for case in cases]
+    evidence = [curve for outcome in outcomes if (curve := _curve(outcome, tolerance))]
     if all(outcome.finding is None for outcome in outcomes):
-        return results.Comparison(passed=True, feedback=_pass_feedback(name, outcomes))
+        feedback = _pass_feedback(name, outcomes)
+        return results.Comparison(passed=True, feedback=feedback, evidence=evidence)
     mistake = _reproduced_mistake(outcomes, tolerance)
     if mistake is not None:
         feedback = _mistake_feedback(name, outcomes, mistake_feedback[mistake])
-        return results.Comparison(passed=False, feedback=feedback, misconception=mistake)
-    return results.Comparison(passed=False, feedback=_failure_feedback(name, outcomes, tolerance))
+        return results.Comparison(False, feedback, misconception=mistake, evidence=evidence)
+    feedback = _failure_feedback(name, outcomes, tolerance)
+    return results.Comparison(passed=False, feedback=feedback, evidence=evidence)
+
+
+def _curve(outcome: _Outcome, tol: Tolerance) -> results.Curve | None:
+    """Plot data for a 1-D real comparison; other shapes are not drawn."""
+    expected = outcome.expected
+    if expected.ndim != 1 or np.iscomplexobj(expected) or expected.size > 100_000:
+        return None
+    axis = outcome.case.axis
+    if axis is not None and np.shape(axis[1]) == expected.shape:
+        x_name, x = axis[0], np.asarray(axis[1], dtype=float)
+    else:
+        x_name, x = "index", np.arange(expected.size, dtype=float)
+    actual = outcome.actual
+    readable = actual is not None and actual.ndim == 1 and not np.iscomplexobj(actual)
+    mismatch = None
+    if readable and actual.shape == expected.shape:
+        close = np.isclose(actual, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+        mismatch = (~close).tolist()
+    return results.Curve(
+        label=outcome.case.label,
+        x_name=x_name,
+        x=x.tolist(),
+        expected=expected.tolist(),
+        actual=actual.tolist() if readable else None,
+        mismatch=mismatch,
+    )
 
 
 # --- Placeholders ---------------------------------------------------------------------------

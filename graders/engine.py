@@ -277,9 +277,7 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
             rtol=check.rtol,
             atol=check.atol,
         )
-    axis = None
-    if spec.axis is not None:
-        axis = (spec.axis, given_values(spec)[spec.axis])
+    given_axis = (spec.axis, given_values(spec)[spec.axis]) if spec.axis is not None else None
     actuals = actual if spec.function is not None else [actual]
     numeric_cases = [
         Case(
@@ -287,7 +285,7 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
             expected=case.expected[check.name],
             mistakes=case.mistakes.get(check.name, {}),
             label=case.label,
-            axis=axis,
+            axis=given_axis or _input_axis(case, check.name),
         )
         for value, case in zip(actuals, cases, strict=True)
     ]
@@ -298,6 +296,19 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
         allow_constant=check.allow_constant,
         mistake_feedback={m.id: m.feedback for m in check.mistakes},
     )
+
+
+def _input_axis(case: ReferenceCase, name: str) -> tuple[str, Any] | None:
+    """For a function check, the first array argument as x (I for the gain curve).
+
+    A forward difference is one shorter than its input, so the axis is cut to fit.
+    """
+    expected = np.asarray(case.expected[name])
+    for argument, value in case.kwargs.items():
+        one_dimensional = isinstance(value, np.ndarray) and value.ndim == expected.ndim == 1
+        if one_dimensional and value.size in (expected.size, expected.size + 1):
+            return argument, value[: expected.size]
+    return None
 
 
 def _score(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:
@@ -318,6 +329,7 @@ def _score(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:
         misconception=None if check.hidden else comparison.misconception,
         hint=None if comparison.passed else check.hint,
         hidden=check.hidden,
+        evidence=[] if check.hidden else comparison.evidence,
     )
 
 

@@ -27,6 +27,19 @@ class CheckStatus(StrEnum):
 
 
 @dataclass
+class Curve:
+    """The numbers behind a picture of one comparison: the student's values against the
+    expected ones over x (for a function check, one curve per call)."""
+
+    label: str  # "" for a value check; the call's inputs for a function check
+    x_name: str  # "t", "I", or "index"
+    x: list[float]
+    expected: list[float]
+    actual: list[float] | None  # None when the answer could not be read as numbers
+    mismatch: list[bool] | None = None  # per point, where actual and expected have one shape
+
+
+@dataclass
 class CheckResult:
     name: str
     status: CheckStatus
@@ -36,8 +49,10 @@ class CheckResult:
     misconception: str | None = None
     hint: str | None = None
     hidden: bool = False
+    evidence: list[Curve] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
+        """The documented JSON fields; plot data stays out (reports draw it themselves)."""
         return {
             "name": self.name,
             "status": str(self.status),
@@ -120,3 +135,4 @@ class Comparison:
     feedback: str
     misconception: str | None = None
     attempted: bool = True
+    evidence: list[Curve] = field(default_factory=list)
