@@ -6,7 +6,7 @@ renders; nothing downstream re-grades, so the statuses here are final.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -51,9 +51,9 @@ class CheckResult:
     hidden: bool = False
     evidence: list[Curve] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, Any]:
-        """The documented JSON fields; plot data stays out (reports draw it themselves)."""
-        return {
+    def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
+        """The documented JSON fields; plot data only when asked (gradebook storage)."""
+        data = {
             "name": self.name,
             "status": str(self.status),
             "score": self.score,
@@ -63,6 +63,23 @@ class CheckResult:
             "hint": self.hint,
             "hidden": self.hidden,
         }
+        if evidence:
+            data["evidence"] = [asdict(curve) for curve in self.evidence]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CheckResult:
+        return cls(
+            name=data["name"],
+            status=CheckStatus(data["status"]),
+            score=data["score"],
+            max_score=data["max_score"],
+            feedback=data["feedback"],
+            misconception=data.get("misconception"),
+            hint=data.get("hint"),
+            hidden=data.get("hidden", False),
+            evidence=[Curve(**curve) for curve in data.get("evidence", [])],
+        )
 
 
 @dataclass
@@ -81,7 +98,7 @@ class ExerciseResult:
     def max_score(self) -> float:
         return sum(check.max_score for check in self.checks)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
         return {
             "id": self.id,
             "title": self.title,
@@ -89,8 +106,13 @@ class ExerciseResult:
             "score": self.score,
             "max_score": self.max_score,
             "feedback": self.feedback,
-            "checks": [check.to_dict() for check in self.checks],
+            "checks": [check.to_dict(evidence=evidence) for check in self.checks],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:
+        checks = [CheckResult.from_dict(check) for check in data["checks"]]
+        return cls(data["id"], data["title"], Status(data["status"]), data["feedback"], checks)
 
 
 @dataclass
@@ -113,14 +135,20 @@ class SubmissionResult:
         full = all(exercise.status == Status.PASSED for exercise in self.exercises)
         return 0 if self.exercises and full else 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
+        """The documented JSON object; ``evidence`` adds the plot data of each check."""
         return {
             "submission": self.submission,
             "score": self.score,
             "max_score": self.max_score,
-            "exercises": [exercise.to_dict() for exercise in self.exercises],
+            "exercises": [exercise.to_dict(evidence=evidence) for exercise in self.exercises],
             "notices": list(self.notices),
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SubmissionResult:
+        exercises = [ExerciseResult.from_dict(exercise) for exercise in data["exercises"]]
+        return cls(data["submission"], exercises, list(data.get("notices", [])))
 
 
 @dataclass

@@ -351,3 +351,24 @@ def test_write_refuses_an_unknown_suffix(result, tmp_path, name):
         report.write(result, path)
     assert repr(name) in str(caught.value)
     assert not path.exists()
+
+
+def test_results_round_trip_through_a_dict_with_plot_data():
+    from graders.results import (
+        CheckResult,
+        CheckStatus,
+        Curve,
+        ExerciseResult,
+        Status,
+        SubmissionResult,
+    )
+
+    curve = Curve("", "t", [0.0, 0.1], [1.0, 2.0], [1.0, 3.0], [False, True])
+    check = CheckResult("dv_dt", CheckStatus.FAILED, 0.0, 1.0, "off", "m", "h", False, [curve])
+    result = SubmissionResult(
+        "s.py", [ExerciseResult("e", "E", Status.FAILED, "f", [check])], ["n"]
+    )
+    stored = result.to_dict(evidence=True)
+    assert stored["exercises"][0]["checks"][0]["evidence"][0]["actual"] == [1.0, 3.0]
+    assert "evidence" not in result.to_dict()["exercises"][0]["checks"][0]
+    assert SubmissionResult.from_dict(stored) == result

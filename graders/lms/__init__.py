@@ -1,0 +1,1 @@
+"""Adapters for learning-management systems and autograder platforms."""
