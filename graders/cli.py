@@ -65,6 +65,36 @@ def build_parser() -> argparse.ArgumentParser:
         "validate", help="prove the specs: reference passes, mistakes caught"
     )
     validate.add_argument("exercises", nargs="*", help="exercise ids (default: all)")
+
+    batch = commands.add_parser("batch", help="grade a class: a folder or an LMS archive")
+    batch.add_argument("input", type=Path, help="folder, .zip, Canvas or Gradescope export zip")
+    batch.add_argument("--out", type=Path, required=True, help="output folder (gradebook, reports)")
+    batch.add_argument("--exercise", action="append", default=[], help="only this exercise")
+    batch.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="parallel sandboxes"
+    )
+    batch.add_argument(
+        "--resume", action="store_true", help="grade only what is missing or changed"
+    )
+    batch.add_argument(
+        "--canvas-csv", action="store_true", help="write Canvas's gradebook import CSV"
+    )
+    batch.add_argument("--dask", metavar="ADDRESS", help="send the work to this Dask scheduler")
+    batch.add_argument("--time-limit", type=float, metavar="SECONDS", help="per-submission limit")
+    batch.add_argument("--memory-limit", type=int, metavar="MB", help="per-submission memory")
+
+    export = commands.add_parser("export", help="build an autograder for an LMS")
+    export.add_argument("target", choices=["gradescope", "prairielearn", "otter"])
+    export.add_argument("--out", type=Path, required=True, help="zip (gradescope) or folder")
+    export.add_argument("--exercise", action="append", default=[], help="only this exercise")
+    export.add_argument(
+        "--hidden-until-due",
+        action="store_true",
+        help="gradescope: show hidden checks only after the due date",
+    )
+    export.add_argument(
+        "--total-only", action="store_true", help="gradescope: show students only the total"
+    )
     return parser
 
 
@@ -107,6 +137,14 @@ def _dispatch(args: argparse.Namespace) -> int:
         from .validate import validate
 
         return validate(args.exercises, args.course)
+    if args.command == "batch":
+        from .batch import run_batch
+
+        return run_batch(args)
+    if args.command == "export":
+        from importlib import import_module
+
+        return import_module(f".lms.{args.target}", __package__).export(args)
     if args.command == "check":
         if (args.submission is None) == (args.answer is None):
             raise CommandError("check needs either a SUBMISSION file or --answer TEXT (not both)")
