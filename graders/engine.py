@@ -327,7 +327,7 @@ def _score(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:
         max_score=check.points,
         feedback=feedback,
         misconception=None if check.hidden else comparison.misconception,
-        hint=None if comparison.passed else check.hint,
+        hint=None if comparison.passed or check.hidden else check.hint,
         hidden=check.hidden,
         evidence=[] if check.hidden else comparison.evidence,
     )

@@ -222,3 +222,22 @@ def test_broken_setup_code_is_the_graders_problem_not_the_students(tmp_path):
     )
     assert completed.returncode == 2
     assert "setup failed in the sandbox: ZeroDivisionError" in completed.stderr
+
+
+def test_hidden_check_shows_only_pass_or_fail(tmp_path):
+    text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
+    course = _course_with(
+        tmp_path, text.replace("  - name: dv_dt\n", "  - name: dv_dt\n    hidden: true\n")
+    )
+    completed = run_cli(
+        "--course",
+        str(course),
+        "check",
+        "product_rule_alpha",
+        str(EXAMPLES / "product_rule_chain_rule_forgotten.py"),
+        "--json",
+    )
+    checks = {c["name"]: c for c in json.loads(completed.stdout)["exercises"][0]["checks"]}
+    assert checks["dv_dt"]["feedback"] == "Hidden check: not passed."
+    assert checks["dv_dt"]["misconception"] is None and checks["dv_dt"]["hint"] is None
+    assert checks["df_dt"]["misconception"] == "df_dt_from_dv_dt_missing_inner_derivative"
