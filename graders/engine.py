@@ -366,7 +366,7 @@ def _unanswered(spec: Spec, status: Status, feedback: str) -> ExerciseResult:
             0.0,
             check.points,
             "Not graded: see the exercise feedback.",
-            hint=check.hint,
+            hint=None if check.hidden else check.hint,
             hidden=check.hidden,
         )
         for check in spec.checks
