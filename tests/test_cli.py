@@ -154,15 +154,19 @@ def _course_with(tmp_path: Path, spec_text: str) -> Path:
     return course
 
 
-def test_bad_spec_is_refused_with_file_field_and_line(tmp_path):
+def _check_with_edited_spec(tmp_path: Path, old: str, new: str, example: str, *extra: str):
+    """Check an example hand-in against a copy of the course whose product-rule spec is edited."""
     text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
-    course = _course_with(tmp_path, text.replace("allow_constant: true", "allow_constant: maybe"))
-    completed = run_cli(
-        "--course",
-        str(course),
-        "check",
-        "product_rule_alpha",
-        str(EXAMPLES / "product_rule_correct.py"),
+    assert old in text
+    course = _course_with(tmp_path, text.replace(old, new))
+    return run_cli(
+        "--course", str(course), "check", "product_rule_alpha", str(EXAMPLES / example), *extra
+    )
+
+
+def test_bad_spec_is_refused_with_file_field_and_line(tmp_path):
+    completed = _check_with_edited_spec(
+        tmp_path, "allow_constant: true", "allow_constant: maybe", "product_rule_correct.py"
     )
     assert completed.returncode == 2
     assert "product_rule_alpha.yaml" in completed.stderr
@@ -210,31 +214,19 @@ def test_new_exercise_needs_only_a_yaml_file_and_a_reference_module(tmp_path):
 
 
 def test_broken_setup_code_is_the_graders_problem_not_the_students(tmp_path):
-    text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
-    broken = text.replace("  code: |\n", "  code: |\n    1 / 0\n")
-    course = _course_with(tmp_path, broken)
-    completed = run_cli(
-        "--course",
-        str(course),
-        "check",
-        "product_rule_alpha",
-        str(EXAMPLES / "product_rule_correct.py"),
+    completed = _check_with_edited_spec(
+        tmp_path, "  code: |\n", "  code: |\n    1 / 0\n", "product_rule_correct.py"
     )
     assert completed.returncode == 2
     assert "setup failed in the sandbox: ZeroDivisionError" in completed.stderr
 
 
 def test_hidden_check_shows_only_pass_or_fail(tmp_path):
-    text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
-    course = _course_with(
-        tmp_path, text.replace("  - name: dv_dt\n", "  - name: dv_dt\n    hidden: true\n")
-    )
-    completed = run_cli(
-        "--course",
-        str(course),
-        "check",
-        "product_rule_alpha",
-        str(EXAMPLES / "product_rule_chain_rule_forgotten.py"),
+    completed = _check_with_edited_spec(
+        tmp_path,
+        "  - name: dv_dt\n",
+        "  - name: dv_dt\n    hidden: true\n",
+        "product_rule_chain_rule_forgotten.py",
         "--json",
     )
     checks = {c["name"]: c for c in json.loads(completed.stdout)["exercises"][0]["checks"]}
