@@ -234,13 +234,13 @@ def _comparisons(
     results = []
     for check in spec.checks:
         position = spec.function.returns.index(check.name)
-        actual = [_returned(spec, result, position) for result in snapshot.calls]
+        actual = [returned_value(spec, result, position) for result in snapshot.calls]
         bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
         results.append((check, bad_return or compare_check(spec, check, actual, cases)))
     return results
 
 
-def _returned(spec: Spec, result: Any, position: int) -> Any:
+def returned_value(spec: Spec, result: Any, position: int) -> Any:
     """Pick one returned value out of a call's result, or explain why it cannot be."""
     assert spec.function is not None
     if isinstance(result, CallFailure):
@@ -311,7 +311,7 @@ def _input_axis(case: ReferenceCase, name: str) -> tuple[str, Any] | None:
     return None
 
 
-def _score(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:
+def score_check(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:
     status = CheckStatus.PASSED if comparison.passed else CheckStatus.FAILED
     feedback = comparison.feedback
     if not comparison.passed and not comparison.attempted and crashed:
@@ -340,7 +340,8 @@ def _exercise(
     note: str = "",
 ) -> ExerciseResult:
     checks = [
-        _score(check, comparison, crashed=problem is not None) for check, comparison in comparisons
+        score_check(check, comparison, crashed=problem is not None)
+        for check, comparison in comparisons
     ]
     passed = sum(check.status == CheckStatus.PASSED for check in checks)
     summary = f"{passed} of {len(checks)} check{'s' if len(checks) > 1 else ''} passed."
