@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 WIDTH = 80
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
-_STATUS_WORDS = {
+STATUS_WORDS = {
     Status.PASSED: "passed",
     Status.FAILED: "failed",
     Status.NOT_ATTEMPTED: "not attempted",
@@ -56,7 +56,7 @@ _MARKDOWN_LINE_START = re.compile(r"^(\s*\d*)([-+=.)])")
 
 
 @dataclass(frozen=True)
-class _CheckView:
+class CheckView:
     symbol: str
     tone: str
     name: str
@@ -78,22 +78,22 @@ class _CheckView:
 
 
 @dataclass(frozen=True)
-class _ExerciseView:
+class ExerciseView:
     id: str
     title: str
     word: str
     tone: str
     points: str
     feedback: str
-    checks: list[_CheckView]
+    checks: list[CheckView]
 
 
 @dataclass(frozen=True)
-class _ReportView:
+class ReportView:
     submission: str
     points: str
     notices: list[str]
-    exercises: list[_ExerciseView]
+    exercises: list[ExerciseView]
 
 
 def to_json(result: SubmissionResult) -> str:
@@ -103,7 +103,7 @@ def to_json(result: SubmissionResult) -> str:
 
 def to_text(result: SubmissionResult, *, color: bool) -> str:
     """The terminal report, fitted to 80 columns, with ANSI colour only when asked for."""
-    report = _view(result)
+    report = build_view(result)
     paint = functools.partial(_paint, color=color)
     lines = [paint(f"{report.submission} — {report.points} points", "bold")]
     for notice in report.notices:
@@ -114,12 +114,12 @@ def to_text(result: SubmissionResult, *, color: bool) -> str:
 
 
 def to_markdown(result: SubmissionResult) -> str:
-    return _environment().get_template("report.md").render(report=_view(result))
+    return environment().get_template("report.md").render(report=build_view(result))
 
 
 def to_html(result: SubmissionResult) -> str:
     """A self-contained page (inline CSS, no external assets); all text is HTML-escaped."""
-    return _environment().get_template("report.html").render(report=_view(result))
+    return environment().get_template("report.html").render(report=build_view(result))
 
 
 _WRITERS: dict[str, Callable[[SubmissionResult], str]] = {
@@ -140,44 +140,44 @@ def write(result: SubmissionResult, path: Path) -> None:
     path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
 
 
-def _view(result: SubmissionResult) -> _ReportView:
-    return _ReportView(
-        submission=_clean(result.submission),
+def build_view(result: SubmissionResult) -> ReportView:
+    return ReportView(
+        submission=clean(result.submission),
         points=_fraction(result.score, result.max_score),
-        notices=[_clean(notice) for notice in result.notices],
+        notices=[clean(notice) for notice in result.notices],
         exercises=[_exercise_view(exercise) for exercise in result.exercises],
     )
 
 
-def _exercise_view(exercise: ExerciseResult) -> _ExerciseView:
-    return _ExerciseView(
-        id=_clean(exercise.id),
-        title=_clean(exercise.title),
-        word=_STATUS_WORDS[exercise.status],
+def _exercise_view(exercise: ExerciseResult) -> ExerciseView:
+    return ExerciseView(
+        id=clean(exercise.id),
+        title=clean(exercise.title),
+        word=STATUS_WORDS[exercise.status],
         tone=_TONES[exercise.status],
         points=_fraction(exercise.score, exercise.max_score),
-        feedback=_clean(exercise.feedback),
+        feedback=clean(exercise.feedback),
         checks=[_check_view(check) for check in exercise.checks],
     )
 
 
-def _check_view(check: CheckResult) -> _CheckView:
+def _check_view(check: CheckResult) -> CheckView:
     """What a check may show: a hidden check only its outcome, a passed one no hint."""
     passed = check.status == CheckStatus.PASSED
     shown = not check.hidden
-    return _CheckView(
+    return CheckView(
         symbol="✓" if passed else "✗",
         tone=_TONES[check.status],
-        name=_clean(check.name),
+        name=clean(check.name),
         points=_fraction(check.score, check.max_score),
         hidden=check.hidden,
-        feedback=_clean(check.feedback) if shown else "",
-        hint=_clean(check.hint or "") if shown and not passed else "",
-        misconception=_clean(check.misconception or "") if shown else "",
+        feedback=clean(check.feedback) if shown else "",
+        hint=clean(check.hint or "") if shown and not passed else "",
+        misconception=clean(check.misconception or "") if shown else "",
     )
 
 
-def _exercise_lines(exercise: _ExerciseView, paint: Callable[[str, str], str]) -> list[str]:
+def _exercise_lines(exercise: ExerciseView, paint: Callable[[str, str], str]) -> list[str]:
     heading = paint(f"{exercise.title} ({exercise.id})", "bold")
     lines = [_row(heading, f"{paint(exercise.word, exercise.tone)}  {exercise.points}")]
     lines += _wrap(exercise.feedback, "  ")
@@ -217,16 +217,16 @@ def _paint(text: str, tone: str, *, color: bool) -> str:
     return f"\x1b[{_ANSI[tone]}m{text}\x1b[0m" if color else text
 
 
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
     """Text safe to show anywhere: control characters replaced, outer blank lines dropped."""
     return _CONTROL.sub("\ufffd", text.replace("\r\n", "\n")).strip("\n")
 
 
 def _fraction(score: float, max_score: float) -> str:
-    return f"{_number(score)}/{_number(max_score)}"
+    return f"{number(score)}/{number(max_score)}"
 
 
-def _number(value: float) -> str:
+def number(value: float) -> str:
     """Points without float noise: 5.0 -> "5", 2/3 -> "0.67"."""
     return f"{round(value, 2):g}" if math.isfinite(value) else str(value)
 
@@ -258,7 +258,7 @@ def _markdown_lines(text: str, indent: str = "") -> str:
 
 
 @functools.cache
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
     """The template environment: autoescape for HTML; Markdown escapes with its own filter."""
     import jinja2
 
