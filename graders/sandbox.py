@@ -7,9 +7,11 @@ sends the cells, waits, and always returns an ``Outcome`` made of plain values.
 Isolation ("bubblewrap", Linux): the child runs in new user, pid, network, ipc, uts and
 cgroup namespaces, without capabilities, in its own session, dying with the grader. It sees
 /usr, the libraries, a few files of /etc, the Python installation and the packages it may
-import, all read-only, plus fresh /proc and /dev and a size-bounded tmpfs as its scratch
-(cwd, HOME). Nothing else exists inside: not the grader's tree (specs, reference
-solutions), not /root, /work or /tmp, not other submissions, not the network.
+import, all read-only, plus fresh /proc (its /proc/sys read-only: uid 0 inside is the
+host's uid 0, and that is all most sysctls ask of a writer) and /dev and a size-bounded
+tmpfs as its scratch (cwd, HOME). Nothing else exists inside: not the grader's tree
+(specs, reference solutions), not /root, /work or /tmp, not other submissions, not the
+network.
 
 Fallback ("process", where bubblewrap is missing or unusable, or ``GRADERS_SANDBOX=process``):
 a plain child process in a temporary directory with a scrubbed environment and the same
@@ -28,6 +30,29 @@ child runs student code and is therefore untrusted: the decoder here accepts pla
 only (whitelisted dtypes, sizes checked against the bytes, bounded depth and lengths,
 messages in the order the job implies) and never unpickles. Anything else ends the run
 as "channel_error"; the grader never sees an exception for what a student did.
+
+Warm workers (``Pool``, Linux): a one-off child pays for bubblewrap, Python and numpy
+(~100 ms of CPU) before the student's first line. A pool keeps ``workers`` sandboxes
+running, each with a zygote (sandbox_child.py) that has imported numpy and the runner and
+waits on a control socket. Per job, the grader makes the job's four pipes and passes the
+child's ends to the zygote (SCM_RIGHTS), which forks. The zygote never runs student code,
+so every job starts from the same pristine state, and the fork is confined before any
+student code runs:
+- a pid namespace of its own, whose pid 1 (the job's init) takes every process of the
+  job with it when it dies: the hard limit kills that job's tree, and only that job's;
+- its own mount namespace with a fresh tmpfs scratch (nothing of an earlier job's files)
+  and a fresh /proc in which it sees none of the worker's processes; its own ipc
+  namespace (no SysV object outlives it) and user namespace (no keyring either);
+- then no capabilities at all, no_new_privs, the limits' rlimits, and the worker's pids
+  cgroup (the same bound as a one-off run; only one job is in it at a time);
+- its own stdout, stderr and results pipe: it cannot write into another job's channel,
+  and it holds none of the zygote's descriptors (nor can it see the zygote), so it cannot
+  reach the control socket either.
+The zygote keeps, for this, CAP_SYS_ADMIN, CAP_SETPCAP and CAP_SETFCAP in the worker's
+own user namespace (never the host's: it checks). A worker whose zygote dies is replaced
+at the next ``start()``; one that does not confirm a killed job's end is killed itself.
+Without bubblewrap the workers are plain zygotes: the same per-job fork, environment,
+fresh scratch directory, rlimits, process group and cgroup, without the namespaces.
 """
 
 from __future__ import annotations
@@ -43,17 +68,23 @@ import math
 import os
 import re
 import resource
+import select
 import selectors
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 from .values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
 
@@ -63,12 +94,22 @@ GRADER_ROOT = Path(__file__).resolve().parents[1]
 INSIDE_SCRIPT = "/sandbox/child.py"
 INSIDE_SCRATCH = "/scratch"
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
+PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")  # read-only in every sandbox's /proc
 MB = 2**20
 
 OUTPUT_STOP_FACTOR = 16  # output beyond this many times output_kb stops the run
 SCRATCH_FACTOR = 4  # the scratch tmpfs holds this many of the largest files
 DRAIN_SECONDS = 0.5  # for output still in the pipes when the run ends
 EXIT_WAIT_SECONDS = 0.5  # for the exit status of a child whose channel closed early
+
+# Warm workers (Pool).
+# In the worker's user namespace only: for namespaces and mounts, to drop capabilities, and
+# to map uid 0 in each job's own user namespace (the kernel asks for CAP_SETFCAP).
+ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SETFCAP")
+START_SECONDS = 30.0  # for a new worker's zygote to import numpy and say it is ready
+KILL_SECONDS = 2.0  # for a worker to report the end of the job it was told to kill
+CONTROL_BYTES = 64 * 1024  # the largest report a zygote sends
+CONTROL_FIELDS = {"ready": (), "exited": ("status",)}  # its reports: integer fields
 
 # Bounds on what the decoder accepts (the child keeps within them).
 MAX_FRAME_BYTES = 192 * MB
@@ -172,9 +213,15 @@ class SandboxUnavailable(RuntimeError):
 
 def start(limits: Limits = Limits(), *, require_isolation: bool = False) -> Run:
     """Spawn the sandbox child now; hand it the job later with ``Run.submit``."""
+    return Run(limits, _isolation(require_isolation))
+
+
+def _isolation(require_isolation: bool) -> str:
+    """The isolation to use: bubblewrap where it works and is not switched off, else a
+    plain process, unless isolation is required."""
     forced = os.environ.get("GRADERS_SANDBOX") == "process"
     if not forced and isolation_available():
-        return Run(limits, "bubblewrap")
+        return "bubblewrap"
     if require_isolation:
         reason = (
             "GRADERS_SANDBOX=process is set"
@@ -182,7 +229,7 @@ def start(limits: Limits = Limits(), *, require_isolation: bool = False) -> Run:
             else "bubblewrap (bwrap) is missing or cannot create namespaces here"
         )
         raise SandboxUnavailable(f"an isolated sandbox is required, but {reason}")
-    return Run(limits, "process")
+    return "process"
 
 
 def run(job: Job, limits: Limits = Limits(), *, require_isolation: bool = False) -> Outcome:
@@ -211,12 +258,15 @@ def isolation_available() -> bool:
 
 
 class Run:
-    """One sandboxed child, spawned by ``start()``, given exactly one job by ``submit()``."""
+    """One sandboxed child, spawned by ``start()`` (or on a worker by ``Pool.start()``),
+    given exactly one job by ``submit()``."""
 
-    def __init__(self, limits: Limits, isolation: str) -> None:
+    def __init__(
+        self, limits: Limits, isolation: str, child: _Child | _PooledJob | None = None
+    ) -> None:
         self.limits = limits
         self.isolation = isolation
-        self._child = _Child.spawn(limits, isolation)
+        self._child = child if child is not None else _Child.spawn(limits, isolation)
         # Kills the child if the Run is dropped unused (or the interpreter exits).
         self._release = weakref.finalize(self, self._child.close)
         self._submitted = False
@@ -342,66 +392,44 @@ def _snapshot_plan(job: Job, assigned: list[list[str]]) -> list[list[int]]:
 # --- the child process -----------------------------------------------------------------
 
 
-class _Child:
-    """The spawned child, its pipes and its cgroup: everything one run owns."""
+@dataclass
+class _Ends:
+    """One run's four pipes, by direction: the child reads the job from stdin and writes
+    output and results; the grader holds the other ends."""
 
-    def __init__(
-        self,
-        process: subprocess.Popen[bytes],
-        channel: int,
-        cgroup: _PidsCgroup | None,
-        scratch: str | None,
-        limits: Limits,
-    ) -> None:
-        self.process = process
-        self.channel = channel
-        self.cgroup = cgroup
-        self.scratch = scratch
-        kept = limits.output_kb * 1024
-        self.output = _Output(kept=kept, stop_at=kept * OUTPUT_STOP_FACTOR)
-        self.streams = {process.stdout.fileno(): "stdout", process.stderr.fileno(): "stderr"}
-        self.closed = False
+    stdin: int
+    stdout: int
+    stderr: int
+    channel: int
 
     @classmethod
-    def spawn(cls, limits: Limits, isolation: str) -> _Child:
-        cgroup = _PidsCgroup.create(limits.processes)
-        nproc = None
-        if cgroup is None and os.geteuid() != 0:
-            # RLIMIT_NPROC counts all of this user's threads: leave room for those running.
-            running = _threads_of_user()
-            nproc = None if running is None else running + limits.processes
-        scratch = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-run-")
-        home = INSIDE_SCRATCH if scratch is None else scratch
-        read_end, write_end = os.pipe()
-        if isolation == "bubblewrap":
-            scratch_bytes = limits.file_size_mb * SCRATCH_FACTOR * MB
-            bwrap = shutil.which("bwrap") or "bwrap"
-            command = [bwrap, *_bwrap_options(scratch_bytes), "--", sys.executable]
-            command += ["-I", "-B", INSIDE_SCRIPT, str(write_end)]
-        else:
-            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(write_end)]
-        procs = cgroup.open_procs() if cgroup is not None else None
-        try:
-            process = subprocess.Popen(
-                command,
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=scratch or "/",
-                env=_child_env(home),
-                pass_fds=(write_end,),
-                start_new_session=True,  # its own process group, killed as one
-                preexec_fn=_prepare_child(_rlimits(limits, nproc), procs),
-            )
-        except BaseException:
-            os.close(read_end)
-            _remove(cgroup, scratch)
-            raise
-        finally:
-            os.close(write_end)
-            if procs is not None:
-                os.close(procs)
-        return cls(process, read_end, cgroup, scratch, limits)
+    def pair(cls) -> tuple[_Ends, _Ends]:
+        """(the grader's ends, the child's ends), all non-inheritable."""
+        job_read, job_write = os.pipe()
+        out_read, out_write = os.pipe()
+        err_read, err_write = os.pipe()
+        channel_read, channel_write = os.pipe()
+        return (
+            cls(job_write, out_read, err_read, channel_read),
+            cls(job_read, out_write, err_write, channel_write),
+        )
+
+    def close(self) -> None:
+        for fd in (self.stdin, self.stdout, self.stderr, self.channel):
+            os.close(fd)
+
+
+class _Pipes:
+    """The grader's side of one run: it feeds the job, gathers output and messages."""
+
+    def __init__(self, ends: _Ends, limits: Limits) -> None:
+        self.stdin: int | None = ends.stdin
+        self.channel = ends.channel
+        self.streams = {ends.stdout: "stdout", ends.stderr: "stderr"}  # those not yet ended
+        self.outputs = (ends.stdout, ends.stderr)
+        kept = limits.output_kb * 1024
+        self.output = _Output(kept=kept, stop_at=kept * OUTPUT_STOP_FACTOR)
+        self.closed = False
 
     def exchange(self, payload: bytes, protocol: _Protocol, deadline: float) -> str:
         """Feed the job, gather output and messages until the run ends; say how it ended.
@@ -409,25 +437,25 @@ class _Child:
         Returns "finished", "timeout", "output_limit", "channel_error", or "ended" when
         the channel closed before the child said it was done.
         """
-        stdin = self.process.stdin.fileno()
+        assert self.stdin is not None
         pending = memoryview(payload)
         frames = _FrameReader()
         with selectors.DefaultSelector() as selector:
             for fd in (*self.streams, self.channel):
                 os.set_blocking(fd, False)
                 selector.register(fd, selectors.EVENT_READ)
-            os.set_blocking(stdin, False)
-            selector.register(stdin, selectors.EVENT_WRITE)
+            os.set_blocking(self.stdin, False)
+            selector.register(self.stdin, selectors.EVENT_WRITE)
             while True:
                 timeout = deadline - time.monotonic()
                 if timeout <= 0:
                     return "timeout"
                 for key, _ in selector.select(timeout):
-                    if key.fd == stdin:
+                    if key.fd == self.stdin:
                         pending = self._feed(pending)
                         if not pending:
-                            selector.unregister(stdin)
-                            self.process.stdin.close()
+                            selector.unregister(self.stdin)
+                            self._close_stdin()
                     elif key.fd == self.channel:
                         data = _read(self.channel)
                         if data is None:
@@ -450,13 +478,94 @@ class _Child:
                             return "output_limit"
 
     def _feed(self, pending: memoryview) -> memoryview:
+        assert self.stdin is not None
         try:
-            written = os.write(self.process.stdin.fileno(), pending[: 64 * 1024])
+            written = os.write(self.stdin, pending[: 64 * 1024])
         except BlockingIOError:
             written = 0
         except BrokenPipeError:
             written = len(pending)  # the child is gone: its channel will say so
         return pending[written:]
+
+    def _close_stdin(self) -> None:
+        if self.stdin is not None:
+            os.close(self.stdin)
+            self.stdin = None
+
+    def _drain(self, until: float) -> None:
+        with selectors.DefaultSelector() as selector:
+            for fd in self.streams:
+                os.set_blocking(fd, False)
+                selector.register(fd, selectors.EVENT_READ)
+            while self.streams and (timeout := until - time.monotonic()) > 0:
+                for key, _ in selector.select(timeout):
+                    data = _read(key.fd)
+                    if data:
+                        self.output.add(self.streams[key.fd], data)
+                    elif data == b"":
+                        selector.unregister(key.fd)
+                        del self.streams[key.fd]
+
+    def _close_pipes(self) -> None:
+        self._close_stdin()
+        for fd in (*self.outputs, self.channel):
+            os.close(fd)
+        self.streams = {}
+
+
+class _Child(_Pipes):
+    """The spawned child, its pipes and its cgroup: everything one run owns."""
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        ends: _Ends,
+        cgroup: _PidsCgroup | None,
+        scratch: str | None,
+        limits: Limits,
+    ) -> None:
+        super().__init__(ends, limits)
+        self.process = process
+        self.cgroup = cgroup
+        self.scratch = scratch
+
+    @classmethod
+    def spawn(cls, limits: Limits, isolation: str) -> _Child:
+        cgroup = _PidsCgroup.create(limits.processes)
+        scratch = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-run-")
+        home = INSIDE_SCRATCH if scratch is None else scratch
+        ours, theirs = _Ends.pair()
+        if isolation == "bubblewrap":
+            scratch_bytes = limits.file_size_mb * SCRATCH_FACTOR * MB
+            bwrap = shutil.which("bwrap") or "bwrap"
+            command = [bwrap, *_bwrap_options(scratch_bytes), "--", sys.executable]
+            command += ["-I", "-B", INSIDE_SCRIPT, str(theirs.channel)]
+        else:
+            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(theirs.channel)]
+        procs = cgroup.open_procs() if cgroup is not None else None
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=theirs.stdin,
+                stdout=theirs.stdout,
+                stderr=theirs.stderr,
+                cwd=scratch or "/",
+                env=_child_env(home),
+                pass_fds=(theirs.channel,),
+                start_new_session=True,  # its own process group, killed as one
+                preexec_fn=_prepare_child(
+                    _rlimits(limits, _nproc(cgroup, limits.processes)), procs
+                ),
+            )
+        except BaseException:
+            ours.close()
+            _remove(cgroup, scratch)
+            raise
+        finally:
+            theirs.close()
+            if procs is not None:
+                os.close(procs)
+        return cls(process, ours, cgroup, scratch, limits)
 
     def exit_status(self) -> int | None:
         """The exit status of a child whose channel closed, if it exits soon."""
@@ -474,9 +583,7 @@ class _Child:
         self._drain(time.monotonic() + DRAIN_SECONDS)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.process.wait(timeout=DRAIN_SECONDS)
-        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
-            stream.close()
-        os.close(self.channel)
+        self._close_pipes()
         _remove(self.cgroup, self.scratch)
 
     def _kill_all(self) -> None:
@@ -484,24 +591,412 @@ class _Child:
         # pid namespace gets SIGKILL (--die-with-parent), and with it every process inside.
         # Without bubblewrap, the process group catches what did not start a session of
         # its own, and the cgroup whatever it did.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.process.pid, signal.SIGKILL)
+        _kill_group(self.process.pid)
         if self.cgroup is not None:
             self.cgroup.kill_all()
 
-    def _drain(self, until: float) -> None:
-        with selectors.DefaultSelector() as selector:
-            for fd in self.streams:
-                os.set_blocking(fd, False)
-                selector.register(fd, selectors.EVENT_READ)
-            while self.streams and (timeout := until - time.monotonic()) > 0:
-                for key, _ in selector.select(timeout):
-                    data = _read(key.fd)
-                    if data:
-                        self.output.add(self.streams[key.fd], data)
-                    elif data == b"":
-                        selector.unregister(key.fd)
-                        del self.streams[key.fd]
+
+def _nproc(cgroup: _PidsCgroup | None, processes: int) -> int | None:
+    """RLIMIT_NPROC, where no pids cgroup bounds the processes and we are not root (whom
+    it does not bind)."""
+    if cgroup is not None or os.geteuid() == 0:
+        return None
+    # RLIMIT_NPROC counts all of this user's threads: leave room for those running.
+    running = _threads_of_user()
+    return None if running is None else running + processes
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+# --- warm workers ------------------------------------------------------------------------
+
+
+class Pool:
+    """Warm, pre-imported sandbox workers; each job still runs in a fresh isolated child.
+
+    ``start()`` blocks until a worker is free and returns a ``Run`` whose job is forked at
+    once from the worker's zygote; up to ``workers`` threads may use the pool at once.
+    Every job gets the pool's limits. A worker that dies (killed by a job, out of memory)
+    is replaced at the next ``start()``; ``close()`` kills every worker and job. Where no
+    zygote can work (not Linux, or the kernel refuses it nested namespaces; a warning
+    says so), ``start()`` is the module's: a one-off sandbox per job.
+    """
+
+    def __init__(
+        self, workers: int, limits: Limits = Limits(), *, require_isolation: bool = False
+    ) -> None:
+        if workers < 1:
+            raise ValueError("a pool needs at least one worker")
+        self.limits = limits
+        self.isolation = _isolation(require_isolation)
+        self._workers = self._warm_workers(workers)
+        self._close = weakref.finalize(self, self._workers.close) if self._workers else None
+
+    def _warm_workers(self, count: int) -> _Workers | None:
+        """Workers, or None where every job has to start cold, as with ``start()``."""
+        if not _zygotes_work():  # zygotes need Linux: namespaces, SOCK_SEQPACKET
+            return None
+        try:
+            return _Workers(count, self.limits, self.isolation)
+        except SandboxUnavailable as exc:
+            # The kernel refuses a zygote what it needs to confine a job (nested user
+            # namespaces, say): one-off sandboxes are as isolated, only slower.
+            warnings.warn(f"{exc}; each job starts a sandbox of its own", RuntimeWarning, 3)
+            return None
+
+    def start(self) -> Run:
+        """A Run on a free worker, blocking until there is one; its child starts now."""
+        if self._workers is None:
+            return Run(self.limits, self.isolation)
+        return Run(self.limits, self.isolation, self._workers.begin())
+
+    def close(self) -> None:
+        """Kill every worker, and the jobs of those still in use."""
+        if self._close is not None:
+            self._close()
+
+    def __enter__(self) -> Pool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _zygotes_work() -> bool:
+    return sys.platform.startswith("linux")
+
+
+class _Workers:
+    """The pool's workers, lent out one job at a time, replaced when they break."""
+
+    def __init__(self, count: int, limits: Limits, isolation: str) -> None:
+        self.limits = limits
+        self.isolation = isolation
+        # One long-lived thread starts them all: bubblewrap's --die-with-parent follows the
+        # thread that started it, and grading threads may end while the pool lives on.
+        self.spawner = ThreadPoolExecutor(1, thread_name_prefix="graders-pool")
+        self.changed = threading.Condition()
+        self.idle: list[_Worker | None] = []  # None: a worker to spawn
+        self.lent: set[_Worker] = set()
+        self.closed = False
+        try:
+            self.idle += [self._spawn() for _ in range(count)]
+            self.idle[0].wait_ready()  # whether a zygote can work here at all
+        except BaseException:
+            self.close()
+            raise
+
+    def begin(self) -> _PooledJob:
+        """Start a job on a free worker: a live one, else a new one."""
+        worker = self._borrow()
+        try:
+            if worker is None or worker.broken or worker.process.poll() is not None:
+                worker = self._replace(worker)
+            worker.wait_ready()
+            try:
+                return _PooledJob.begin(worker, self.limits, self.give_back)
+            except OSError:  # it died since its last job, too lately to tell: a new one
+                worker = self._replace(worker)
+                worker.wait_ready()
+                return _PooledJob.begin(worker, self.limits, self.give_back)
+        except BaseException:
+            self.give_back(worker)
+            raise
+
+    def give_back(self, worker: _Worker | None) -> None:
+        """A worker whose job has ended: idle again, or disposed of if broken or closed."""
+        with self.changed:
+            self.lent.discard(worker)
+            keep = worker is not None and not worker.broken and not self.closed
+            if not self.closed:
+                self.idle.append(worker if keep else None)
+                self.changed.notify()
+        if worker is not None and not keep:
+            worker.dispose()
+
+    def close(self) -> None:
+        with self.changed:
+            self.closed = True
+            idle, self.idle = self.idle, []
+            lent = list(self.lent)
+            self.changed.notify_all()
+        for worker in lent:
+            worker.kill()  # its job ends now; the worker is disposed of when given back
+        for worker in idle:
+            if worker is not None:
+                worker.dispose()
+        # Not waiting: a finalizer may run this on the spawner's own thread.
+        self.spawner.shutdown(wait=False, cancel_futures=True)
+
+    def _borrow(self) -> _Worker | None:
+        with self.changed:
+            while not self.idle and not self.closed:
+                self.changed.wait()
+            if self.closed:
+                raise RuntimeError("the sandbox pool is closed")
+            worker = self.idle.pop()
+            if worker is not None:
+                self.lent.add(worker)
+            return worker
+
+    def _replace(self, worker: _Worker | None) -> _Worker:
+        if worker is not None:
+            worker.dispose()
+        new = self._spawn()
+        with self.changed:
+            self.lent.discard(worker)
+            self.lent.add(new)
+        return new
+
+    def _spawn(self) -> _Worker:
+        return self.spawner.submit(_Worker.spawn, self.limits, self.isolation).result()
+
+
+class _Worker:
+    """A zygote (see sandbox_child.py) in a bubblewrap sandbox of its own, or a plain
+    process, with the pids cgroup its jobs join. It runs one job at a time.
+
+    Its reports come over a socket that only the zygote holds: a job never has it, and
+    under bubblewrap cannot see the zygote at all (its own pid namespace).
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        control: socket.socket,
+        cgroup: _PidsCgroup | None,
+        isolation: str,
+        stderr: IO[bytes],
+    ) -> None:
+        self.process = process
+        self.control = control
+        self.cgroup = cgroup
+        self.isolation = isolation
+        self.stderr = stderr  # the zygote's own, read if it fails to start
+        self.ready = False
+        self.broken = False
+        self.running = False  # a job was sent, its end not yet reported
+        self.status: int | None = None  # the last job's exit status
+
+    @classmethod
+    def spawn(cls, limits: Limits, isolation: str) -> _Worker:
+        # A pooled job has no bubblewrap monitor in its group, which a run counts.
+        monitor = 1 if isolation == "bubblewrap" else 0
+        cgroup = _PidsCgroup.create(limits.processes - monitor)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        procs = cgroup.open_procs() if cgroup is not None else None
+        config = {
+            "isolation": isolation,
+            "rlimits": _rlimits(limits, _nproc(cgroup, limits.processes)),
+            "scratch_bytes": limits.file_size_mb * SCRATCH_FACTOR * MB,
+            "scratch": INSIDE_SCRATCH,
+            "proc_covered": PROC_COVERED,
+            "procs_fd": procs,
+        }
+        if isolation == "bubblewrap":
+            bwrap = shutil.which("bwrap") or "bwrap"
+            command = [bwrap, *_zygote_bwrap_options(), "--", sys.executable, "-I", "-B"]
+            command.append(INSIDE_SCRIPT)
+        else:
+            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
+        command += ["--zygote", str(theirs.fileno()), json.dumps(config)]
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 (the worker's, closed by dispose)
+        try:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                cwd="/",
+                env=_child_env("/"),  # each job gets an environment of its own
+                pass_fds=(theirs.fileno(),) if procs is None else (theirs.fileno(), procs),
+                start_new_session=True,
+            )
+        except BaseException:
+            ours.close()
+            stderr.close()
+            _remove(cgroup, None)
+            raise
+        finally:
+            theirs.close()
+            if procs is not None:
+                os.close(procs)
+        return cls(process, ours, cgroup, isolation, stderr)
+
+    def wait_ready(self) -> None:
+        """Until the zygote has imported everything; raises if it cannot start."""
+        if self.ready:
+            return
+        if self._receive(time.monotonic() + START_SECONDS) != {"op": "ready"}:
+            self.kill()
+            raise SandboxUnavailable(f"a sandbox worker could not start: {self._diagnosis()}")
+        self.ready = True
+
+    def send_job(self, ends: _Ends, scratch: str) -> None:
+        message = {"op": "job", "scratch": scratch, "environment": _child_env(scratch)}
+        fds = [ends.stdin, ends.stdout, ends.stderr, ends.channel]
+        socket.send_fds(self.control, [json.dumps(message).encode()], fds)
+        self.running, self.status = True, None
+
+    def kill_job(self) -> None:
+        try:
+            self.control.send(b'{"op":"kill"}')
+        except OSError:
+            self.broken = True
+
+    def await_end(self, until: float) -> bool:
+        """Read the zygote's reports until its job has ended (``status`` then says how);
+        False if the deadline comes first or the worker is gone."""
+        while self.running:
+            message = self._receive(until)
+            if message is None:
+                return False
+            if message["op"] != "exited":
+                self.broken = True
+                return False
+            self.running, self.status = False, message["status"]
+        return True
+
+    def kill(self) -> None:
+        """Kill the worker and its job, if any. Any thread may call this."""
+        self.broken = True
+        if self.process.poll() is None:  # once reaped, its pid may be another's
+            # bubblewrap: its sandbox, jobs included, dies with it (--die-with-parent).
+            _kill_group(self.process.pid)
+        # A plain zygote's job has a group of its own; the cgroup has every process of it.
+        if self.cgroup is not None:
+            self.cgroup.kill_all()
+
+    def dispose(self) -> None:
+        """Kill it, wait until every process of it is gone, release what it held."""
+        if self.control.fileno() < 0:
+            return  # disposed of already
+        self.kill()
+        until = time.monotonic() + KILL_SECONDS
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=KILL_SECONDS)
+        # Its socket ends when the last process holding it, in the sandbox, is gone.
+        while _readable(self.control.fileno(), until):
+            try:
+                if not self.control.recv(CONTROL_BYTES):
+                    break
+            except OSError:
+                break
+        self.control.close()
+        self.stderr.close()
+        _remove(self.cgroup, None)
+
+    def _receive(self, until: float) -> dict[str, object] | None:
+        """The zygote's next report; None at the deadline, when the worker is gone, or for
+        a malformed report (the worker is then broken)."""
+        if self.broken:
+            return None
+        if not _readable(self.control.fileno(), until):
+            return None
+        try:
+            data = self.control.recv(CONTROL_BYTES)
+        except OSError:
+            data = b""
+        message = _control_message(data)
+        if message is None:
+            self.broken = True
+        return message
+
+    def _diagnosis(self) -> str:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.process.wait(timeout=KILL_SECONDS)
+        self.stderr.seek(0)
+        lines = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return lines[-1] if lines else f"exit status {self.process.poll()}"
+
+
+def _readable(fd: int, until: float) -> bool:
+    """Whether the descriptor has data (or its end) before the deadline."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0.0, until - time.monotonic()) * 1000))
+
+
+def _control_message(data: bytes) -> dict[str, object] | None:
+    """A zygote's report, checked: one that a process-isolated job tampered with loses
+    its worker, never breaks the grader."""
+    try:
+        message = _parse_json(data) if data else None
+    except _ChannelError:
+        return None
+    op = message.get("op") if isinstance(message, dict) else None
+    fields = CONTROL_FIELDS.get(op) if type(op) is str else None
+    if fields is None or set(message) != {"op", *fields}:
+        return None
+    if any(type(message[name]) is not int for name in fields):
+        return None
+    return message
+
+
+class _PooledJob(_Pipes):
+    """One job on a borrowed worker. Started at once: the fork and the confinement overlap
+    the caller's own work, as ``start()`` does. Ended, and the worker handed back, by
+    ``close()``."""
+
+    def __init__(
+        self,
+        worker: _Worker,
+        ends: _Ends,
+        scratch: str | None,
+        limits: Limits,
+        give_back: Callable[[_Worker], None],
+    ) -> None:
+        super().__init__(ends, limits)
+        self.worker = worker
+        self.scratch = scratch  # process isolation: a fresh directory per job
+        self.give_back = give_back
+
+    @classmethod
+    def begin(
+        cls, worker: _Worker, limits: Limits, give_back: Callable[[_Worker], None]
+    ) -> _PooledJob:
+        scratch = None
+        if worker.isolation != "bubblewrap":
+            scratch = tempfile.mkdtemp(prefix="graders-run-")
+        ours, theirs = _Ends.pair()
+        try:
+            worker.send_job(theirs, scratch or INSIDE_SCRATCH)
+        except BaseException:
+            ours.close()
+            _remove(None, scratch)
+            raise
+        finally:
+            theirs.close()  # the zygote has its own copies now, and gives them to the job
+        return cls(worker, ours, scratch, limits, give_back)
+
+    def exit_status(self) -> int | None:
+        """The exit status of a job whose channel closed, if the zygote reports it soon."""
+        if self.worker.await_end(time.monotonic() + EXIT_WAIT_SECONDS):
+            return self.worker.status
+        return None
+
+    def close(self) -> None:
+        """Kill whatever of the job still runs, collect its last output, give the worker
+        back: as it is if it reported the job's end, else killed (and later replaced)."""
+        if self.closed:
+            return
+        self.closed = True
+        worker = self.worker
+        try:
+            if worker.running:
+                worker.kill_job()
+            if not worker.await_end(time.monotonic() + KILL_SECONDS):
+                worker.kill()
+            elif worker.cgroup is not None:
+                worker.cgroup.kill_all()  # a plain job's processes that left its group
+            self._drain(time.monotonic() + DRAIN_SECONDS)
+            self._close_pipes()
+        finally:
+            _remove(None, self.scratch)
+            self.give_back(worker)
 
 
 def _read(fd: int) -> bytes | None:
@@ -562,8 +1057,26 @@ class _Output:
 
 
 def _bwrap_options(scratch_bytes: int) -> list[str]:
-    """bubblewrap's options: namespaces, and a file system of read-only system parts."""
-    options = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    """bubblewrap's options for a run: namespaces, no capabilities, a file system of
+    read-only system parts and a size-bounded tmpfs scratch."""
+    scratch = ["--size", str(scratch_bytes), "--tmpfs", INSIDE_SCRATCH, "--chdir", INSIDE_SCRATCH]
+    return _bwrap_sandbox(["--cap-drop", "ALL"], scratch)
+
+
+def _zygote_bwrap_options() -> list[str]:
+    """bubblewrap's options for a pool's worker: the same sandbox, but its zygote keeps
+    the capabilities it needs to give each job namespaces and mounts of its own, held in
+    a user namespace of the worker's own (--unshare-user: never the host's). Every job
+    drops them all before it runs anything of the student's (sandbox_child.Zygote)."""
+    capabilities = ["--unshare-user", "--cap-drop", "ALL"]
+    for capability in ZYGOTE_CAPABILITIES:
+        capabilities += ["--cap-add", capability]
+    # An empty, read-only mount point: each job mounts a scratch of its own on it.
+    return _bwrap_sandbox(capabilities, ["--dir", INSIDE_SCRATCH, "--chdir", "/"])
+
+
+def _bwrap_sandbox(capabilities: list[str], scratch: list[str]) -> list[str]:
+    options = ["--unshare-all", "--die-with-parent", "--new-session", *capabilities]
     python_dirs = _python_dirs()
     binds = ["/usr", *python_dirs]
     options += ["--ro-bind", "/usr", "/usr"]
@@ -580,8 +1093,12 @@ def _bwrap_options(scratch_bytes: int) -> list[str]:
         options += ["--ro-bind", path, path]
     options += _grader_mask(binds)
     options += ["--ro-bind", str(CHILD_SCRIPT), INSIDE_SCRIPT]
-    options += ["--proc", "/proc", "--dev", "/dev"]
-    options += ["--size", str(scratch_bytes), "--tmpfs", INSIDE_SCRATCH, "--chdir", INSIDE_SCRATCH]
+    options += ["--proc", "/proc", "--dev", "/dev", *scratch]
+    # uid 0 inside is uid 0 outside, and for most of /proc/sys being uid 0 is all it takes
+    # to write: the host's sysctls would be the sandbox's to change. bubblewrap covers only
+    # the parts it finds writable with its own capabilities; these are covered whatever.
+    for name in PROC_COVERED:
+        options += ["--ro-bind-try", f"/proc/{name}", f"/proc/{name}"]
     # bubblewrap's root and /dev are writable tmpfs until remounted: only the scratch is.
     options += ["--remount-ro", "/dev", "--remount-ro", "/"]
     return options

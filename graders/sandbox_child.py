@@ -1,8 +1,9 @@
 """Runs one submission inside the sandbox and sends plain data back to the grader.
 
-Started by ``graders/sandbox.py`` as ``python -I -B sandbox_child.py CHANNEL_FD``. This file
-is the only part of the grader the sandbox can see (bound read-only), so it imports the
-standard library and numpy only. It
+Started by ``graders/sandbox.py`` as ``python -I -B sandbox_child.py CHANNEL_FD`` (or as the
+zygote of a pool's worker, which forks such a child per job: see the end of this file).
+This file is the only part of the grader the sandbox can see (bound read-only), so it
+imports the standard library and numpy only. It
 
 1. imports numpy at once, so that numpy's start-up overlaps the grader's own work;
 2. reads the job (JSON) from stdin, then points stdin at /dev/null;
@@ -14,19 +15,23 @@ standard library and numpy only. It
 Results travel over the pipe CHANNEL_FD as frames: 4-byte big-endian length, then JSON.
 stdout and stderr are the student's; ``print`` cannot reach the channel.
 
-Nothing in this file is a security boundary: student code runs in this very process and
-could rewrite any of it. The boundary is the process (inside bubblewrap); the grader's
-decoder accepts nothing but plain data. This runner only has to be right for honest code
-and to fail closed for hostile code: student objects are read through the built-in
-types' own slots (``float.hex(x)``, ``list.__getitem__(x, i)``), so a rigged ``__eq__``,
-``__float__`` or ``__array__`` never runs and the object crosses as an opaque marker.
+The runner is not a security boundary: student code runs in this very process and could
+rewrite any of it. The boundary is the process (inside bubblewrap); the grader's decoder
+accepts nothing but plain data. (The zygote's confinement of a pooled job is part of the
+boundary: it is done before any student code runs, and cannot be undone after.) The
+runner only has to be right for honest code and to fail closed for hostile code: student
+objects are read through the built-in types' own slots (``float.hex(x)``,
+``list.__getitem__(x, i)``), so a rigged ``__eq__``, ``__float__`` or ``__array__`` never
+runs and the object crosses as an opaque marker.
 """
 
 import base64
 import contextlib
+import errno
 import importlib
 import json
 import os
+import resource
 import signal
 import struct
 import sys
@@ -436,8 +441,292 @@ def read_job() -> dict:
     return job
 
 
-def main() -> None:
-    channel_fd = int(sys.argv[1])
+# --- warm workers: the zygote of sandbox.Pool -------------------------------------------
+#
+# Started as ``python -I -B sandbox_child.py --zygote CONTROL_FD CONFIG``, the zygote imports
+# numpy and this runner once, then forks a fresh child per job. It never runs student code:
+# it reads nothing but the grader's control socket, so every job starts from the same
+# pristine, pre-imported state, and nothing a job does (files, processes, environment,
+# module attributes) exists in the process the next job is forked from.
+#
+# Under bubblewrap the zygote keeps CAP_SYS_ADMIN, CAP_SETPCAP and CAP_SETFCAP, but only in
+# the user namespace bubblewrap made for the worker (it refuses to run in the host's). A
+# job's first process uses them to give the job its own pid, mount, ipc and user
+# namespaces, a fresh tmpfs scratch and a fresh /proc, then drops every capability for
+# good, before any student code runs. It stays behind as the job's pid 1, as bubblewrap's
+# init does. A job cannot see, signal or trace the zygote, and holds none of its
+# descriptors; its results travel over a pipe of its own, as a one-off child's do.
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x2, 0x4, 0x8
+MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 0x20, 0x1000, 0x4000, 0x40000
+PR_CAPBSET_DROP = 24
+PR_SET_NO_NEW_PRIVS = 38
+PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 47, 4
+CAPABILITY_VERSION_3 = 0x20080522
+HOST_UID_MAP = ["0", "0", "4294967295"]  # the initial user namespace's identity map
+CONTROL_BYTES = 64 * 1024
+JOB_FDS = 4  # stdin, stdout, stderr, channel
+
+
+class Kernel:
+    """The Linux system calls that Python 3.11 does not wrap, called through libc."""
+
+    def __init__(self) -> None:
+        import ctypes  # only in the zygote: not on the one-off child's start-up path
+
+        self.ctypes = ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        text, number, pointer = ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p
+        self._unshare = self._declare(libc.unshare, ctypes.c_int)
+        self._setns = self._declare(libc.setns, ctypes.c_int, ctypes.c_int)
+        self._mount = self._declare(libc.mount, text, text, text, number, text)
+        self._prctl = self._declare(libc.prctl, ctypes.c_int, number, number, number, number)
+        self._capset = self._declare(libc.capset, pointer, pointer)
+
+    @staticmethod
+    def _declare(function, *argtypes):
+        function.argtypes = argtypes  # full-width arguments: prctl reads unsigned longs
+        return function
+
+    def _check(self, result: int) -> None:
+        if result != 0:
+            number = self.ctypes.get_errno()
+            raise OSError(number, os.strerror(number))
+
+    def unshare(self, flags: int) -> None:
+        self._check(self._unshare(flags))
+
+    def setns(self, fd: int, kind: int) -> None:
+        self._check(self._setns(fd, kind))
+
+    def mount(
+        self, source: str | None, target: str, kind: str | None, flags: int, data: str | None = None
+    ) -> None:
+        def encode(text: str | None) -> bytes | None:
+            return None if text is None else text.encode()
+
+        self._check(self._mount(encode(source), target.encode(), encode(kind), flags, encode(data)))
+
+    def drop_capabilities(self) -> None:
+        """Every one, from the bounding set too: not even executing a program as uid 0
+        gives one back. no_new_privs: nor does a setuid program."""
+        capability = 0
+        while self._prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) == 0:
+            capability += 1
+        if self.ctypes.get_errno() != errno.EINVAL:  # EINVAL: past the kernel's last one
+            self._check(-1)
+        self._check(self._prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0))
+        header = (self.ctypes.c_uint32 * 2)(CAPABILITY_VERSION_3, 0)
+        self._check(self._capset(header, (self.ctypes.c_uint32 * 6)()))  # all three sets empty
+        self._check(self._prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+
+
+class Zygote:
+    """Forks a fresh child per job and reports how it ended; never runs student code.
+
+    Control messages (one JSON object per packet) from the grader: ``job``, with the job's
+    stdin, stdout, stderr and channel as SCM_RIGHTS descriptors, and ``kill``. To it:
+    ``ready``, then per job ``exited`` with its first process's exit status.
+    """
+
+    def __init__(self, control_fd: int, config: dict) -> None:
+        import socket  # only in the zygote: not on the one-off child's start-up path
+
+        self.socket = socket
+        self.control = socket.socket(fileno=control_fd)
+        self.isolated = config["isolation"] == "bubblewrap"
+        self.rlimits = [tuple(limit) for limit in config["rlimits"]]
+        self.scratch_bytes = int(config["scratch_bytes"])
+        self.scratch = config["scratch"]  # where, isolated, each job mounts its own
+        self.proc_covered = config["proc_covered"]  # read-only in each job's /proc
+        self.procs = config["procs_fd"]  # the member list of the worker's job cgroup, or None
+        self.kernel = Kernel() if self.isolated else None
+        if self.isolated:
+            with open("/proc/self/uid_map") as mapping:
+                if mapping.read().split() == HOST_UID_MAP:
+                    raise SystemExit("the zygote keeps capabilities: never in the host's namespace")
+            self.own_pids = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        self.job = None  # the pid of the running job's first process
+        # SIGCHLD wakes the loop through a pipe: no threads in a process that forks.
+        self.wake_read, wake_write = os.pipe()
+        os.set_blocking(wake_write, False)
+        signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+        signal.set_wakeup_fd(wake_write, warn_on_full_buffer=False)
+
+    def serve(self) -> None:
+        """Until the grader closes the control socket (or breaks the protocol)."""
+        import select
+
+        if self.isolated:
+            self.rehearse()
+        self.send({"op": "ready"})
+        while True:
+            ready, _, _ = select.select([self.control, self.wake_read], [], [])
+            if self.wake_read in ready:
+                os.read(self.wake_read, 4096)
+                self.reap()
+            if self.control in ready and not self.obey():
+                self.kill()  # the grader is gone: so is its job
+                return
+
+    def obey(self) -> bool:
+        data, fds, _, _ = self.socket.recv_fds(self.control, CONTROL_BYTES, JOB_FDS)
+        message = json.loads(data) if data else {}
+        if message.get("op") == "job" and len(fds) == JOB_FDS and self.job is None:
+            self.start(message, fds)
+            return True
+        for fd in fds:
+            os.close(fd)
+        if message.get("op") == "kill":
+            self.kill()
+            return True
+        return False
+
+    def send(self, message: dict) -> None:
+        self.control.send(json.dumps(message).encode())
+
+    def rehearse(self) -> None:
+        """Confine a child as a job's would be, once: where the kernel refuses (nested
+        namespaces not allowed, say), the worker fails to start, rather than every job."""
+        pid = self.fork()
+        if pid == 0:
+            status = 1
+            try:
+                self.isolate(self.scratch)
+                status = 0
+            except BaseException:
+                sys.excepthook(*sys.exc_info())  # the worker's stderr: the grader's diagnosis
+            finally:
+                os._exit(status)
+        if os.waitpid(pid, 0)[1] != 0:
+            raise SystemExit(1)  # the child's error, last on stderr, says why
+
+    def fork(self) -> int:
+        if self.isolated:
+            # The job's first process is pid 1 of a new pid namespace: it sees none of the
+            # worker's processes, and when it dies every process of the job dies with it.
+            self.kernel.unshare(CLONE_NEWPID)
+        pid = os.fork()
+        if pid != 0 and self.isolated:
+            self.kernel.setns(self.own_pids, CLONE_NEWPID)  # the next fork is ours again
+        return pid
+
+    def start(self, message: dict, fds: list[int]) -> None:
+        pid = self.fork()
+        if pid == 0:
+            self.become_job(message, fds)
+        for fd in fds:
+            os.close(fd)
+        self.job = pid
+
+    def kill(self) -> None:
+        if self.job is not None:
+            # Its own process group (and, isolated, pid 1 of its namespace: all of it).
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.job, signal.SIGKILL)
+
+    def reap(self) -> None:
+        """Report the job's end; first kill what it left in its group (while the leader
+        is a zombie, its group id cannot be reused)."""
+        exited = os.WEXITED | os.WNOHANG | os.WNOWAIT
+        if self.job is None or os.waitid(os.P_PID, self.job, exited) is None:
+            return
+        self.kill()
+        _, status = os.waitpid(self.job, 0)
+        self.job = None
+        self.send({"op": "exited", "status": os.waitstatus_to_exitcode(status)})
+
+    # --- in the forked child ---------------------------------------------------------
+
+    def become_job(self, message: dict, fds: list[int]):
+        """Turn this fork into the job's sandboxed runner; never returns to the loop."""
+        try:
+            run_job(self.enter_job(message, fds))
+        except BaseException:
+            sys.excepthook(*sys.exc_info())  # on the job's stderr: the grader sees a crash
+        finally:
+            os._exit(1)
+
+    def enter_job(self, message: dict, fds: list[int]) -> int:
+        """Confine this process before anything of the job runs; return its channel."""
+        if self.procs is not None:
+            os.write(self.procs, b"0")  # join the job cgroup first: all that follows counts
+        os.setsid()  # its own session and process group, killed as one
+        # Nothing of the zygote stays reachable: its handlers, its control socket (closed
+        # through its object, so no later close hits a reused number), every descriptor
+        # but the job's own.
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        self.control.close()
+        stdin, stdout, stderr, channel = fds
+        for fd, standard in ((stdin, 0), (stdout, 1), (stderr, 2)):
+            os.dup2(fd, standard)
+            os.close(fd)
+        os.closerange(3, channel)
+        os.closerange(channel + 1, os.sysconf("SC_OPEN_MAX"))
+        if self.isolated:
+            self.isolate(message["scratch"])
+        os.chdir(message["scratch"])
+        os.environ.clear()
+        os.environ.update(message["environment"])
+        for kind, soft, hard in self.rlimits:
+            resource.setrlimit(kind, (soft, hard))
+        if self.isolated:
+            self.stay_as_init()
+        sys.argv = [sys.argv[0], str(channel)]  # as a one-off child is started
+        return channel
+
+    def isolate(self, scratch: str) -> None:
+        """Own mount, ipc and user namespaces, a fresh scratch and /proc, no capabilities."""
+        kernel = self.kernel
+        kernel.unshare(CLONE_NEWNS | CLONE_NEWIPC)  # ipc: no SysV object outlives the job
+        kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing of ours shows elsewhere
+        options = f"size={self.scratch_bytes},mode=0755"
+        kernel.mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        kernel.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        # Read-only, as in a one-off sandbox: writing most sysctls takes only uid 0, which
+        # is the host's uid 0, and the worker's network and uts namespaces are shared by
+        # its jobs.
+        read_only = MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC
+        for name in self.proc_covered:
+            path = f"/proc/{name}"
+            if os.path.exists(path):
+                kernel.mount(path, path, None, MS_BIND | MS_REC)
+                kernel.mount(None, path, None, read_only)
+        # A user namespace of its own: its own keyrings, and the mounts above, made by its
+        # parent namespace, are locked against it.
+        uid, gid = os.geteuid(), os.getegid()
+        kernel.unshare(CLONE_NEWUSER)
+        mappings = {"setgroups": "deny", "uid_map": f"{uid} {uid} 1", "gid_map": f"{gid} {gid} 1"}
+        for name, text in mappings.items():
+            with open(f"/proc/self/{name}", "w") as mapping:
+                mapping.write(text)
+        kernel.drop_capabilities()
+
+    @staticmethod
+    def stay_as_init() -> None:
+        """Fork the runner; stay behind as the job's pid 1, reaping orphans as bubblewrap's
+        init does, and end with the runner, which ends every process of the job."""
+        runner = os.fork()
+        if runner == 0:
+            return
+        os.closerange(0, os.sysconf("SC_OPEN_MAX"))  # the job's pipes close with its processes
+        # Python's own handler would let the job's processes interrupt their init; pid 1
+        # without a handler ignores any signal sent from inside its namespace.
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        while True:
+            pid, status = os.wait()
+            if pid == runner:
+                code = os.waitstatus_to_exitcode(status)
+                os._exit(128 - code if code < 0 else code)  # killed: 128 + signal, as bubblewrap
+
+
+def run_job(channel_fd: int) -> None:
+    """Run the job read from stdin, report on the channel, exit."""
     os.set_inheritable(channel_fd, False)  # not for the student's subprocesses
     # A write beyond RLIMIT_FSIZE then raises OSError in student code instead of killing.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -446,6 +735,13 @@ def main() -> None:
     Runner(read_job(), Channel(channel_fd)).run()
     # Skip interpreter shutdown: no student atexit handler or __del__ runs after "done".
     os._exit(0)
+
+
+def main() -> None:
+    if sys.argv[1] == "--zygote":
+        Zygote(int(sys.argv[2]), json.loads(sys.argv[3])).serve()
+    else:
+        run_job(int(sys.argv[1]))
 
 
 if __name__ == "__main__":
