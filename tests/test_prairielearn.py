@@ -18,9 +18,9 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_gradescope import HOSTILE, require_bubblewrap, validated
+from test_gradescope import HOSTILE, validated
 
-from conftest import REPO, run_cli
+from conftest import REPO, require_bubblewrap, run_cli
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 SCHEMA = json.loads((SHARED / "schemas" / "prairielearn-results.schema.json").read_text())

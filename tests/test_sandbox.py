@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import require_bubblewrap
 from graders import sandbox
 from graders.sandbox import (
     Call,
@@ -44,11 +45,7 @@ GRADER_ROOT = Path(sandbox.__file__).resolve().parents[1]
 def bwrap(monkeypatch: pytest.MonkeyPatch) -> None:
     """Isolation tests: bubblewrap must work (in CI it must; locally they may skip)."""
     monkeypatch.delenv("GRADERS_SANDBOX", raising=False)
-    if sandbox.isolation_available():
-        return
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-        pytest.fail("bubblewrap is required in CI: install bubblewrap and allow user namespaces")
-    pytest.skip("bubblewrap is not usable here")
+    require_bubblewrap()
 
 
 @pytest.fixture
