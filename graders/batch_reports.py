@@ -23,13 +23,10 @@ Canvas ids are read from ``record.lms`` (all optional, all strings):
 from __future__ import annotations
 
 import csv
-import functools
-import io
 import json
 import math
 import re
 import statistics
-import threading
 import zipfile
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -45,15 +42,18 @@ from graders.spec import Spec
 
 if TYPE_CHECKING:
     import numpy as np
-    from markupsafe import Markup
 
 # A check shows at most this many plots: a function check's first call (the tutorial's own
 # inputs) and its first failing calls; more pictures of the same mistake add nothing.
 PLOTS_PER_CHECK = 4
 # Longer curves are thinned to keep each inline SVG a few tens of kilobytes.
 MAX_PLOT_POINTS = 500
-# Beyond this many red markers a bitmap is smaller than one SVG element per marker.
-_RASTERIZE_MARKERS_ABOVE = 100
+# Beyond this many red markers, one path of small squares is smaller than a circle each.
+_MAX_MARKERS = 200
+# The plots' inline SVG, in its own units: the whole, and the box the data is drawn in
+# (room left of it for the y tick labels, and below it for the x ticks and the x name).
+_PLOT_WIDTH, _PLOT_HEIGHT = 560, 220
+_PLOT_LEFT, _PLOT_TOP, _PLOT_RIGHT, _PLOT_BOTTOM = 70, 10, 550, 176
 # The plots' colours, explained once in the page's legend rather than in every plot.
 _COLOURS = {"expected": "#8c959f", "actual": "#0969da", "mismatch": "#cf222e"}
 
@@ -66,10 +66,6 @@ _CANVAS_STUDENT_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Sect
 # the feedback zip a plain file name, with no folders and no "..".
 _CANVAS_UNSAFE = re.compile(r'[\x00/\\:*?"<>|]+')
 _DIGITS = re.compile(r"[0-9]+")
-# Left out of every SVG: matplotlib's metadata, and the ids of its groups, which would repeat
-# in a page of several plots (the ids that are referred to are salted per plot instead).
-_NO_METADATA = dict.fromkeys(("Date", "Creator", "Format", "Type"))
-_SVG_GROUP_ID = re.compile(r'<g id="[^"]*">')
 
 # A status beyond the student's answers being wrong: listed in the summary for a closer look.
 _TROUBLE = (Status.ERROR, Status.TIMEOUT, Status.MEMORY_LIMIT)
@@ -112,7 +108,7 @@ def _problem_json(record: StudentRecord) -> str:
 
 @dataclass(frozen=True)
 class _Plot:
-    svg: Markup
+    figure: _Figure
     caption: str
 
 
@@ -155,18 +151,16 @@ def _student_page(record: StudentRecord) -> _StudentPage:
         late=record.late,
         problem=report.clean(record.problem or ""),
         notices=view.notices if view else [],
-        exercises=_exercise_pages(record.key, result, view) if result and view else [],
+        exercises=_exercise_pages(result, view) if result and view else [],
     )
 
 
-def _exercise_pages(
-    key: str, result: SubmissionResult, view: report.ReportView
-) -> list[_ExercisePage]:
+def _exercise_pages(result: SubmissionResult, view: report.ReportView) -> list[_ExercisePage]:
     """The report's view of each exercise and check, and the plots of each check."""
     pages = []
     for exercise_view, exercise in zip(view.exercises, result.exercises, strict=True):
         checks = [
-            _CheckPage(check_view, _plots(check, f"{key}/{exercise.id}/{check.name}"))
+            _CheckPage(check_view, _plots(check))
             for check_view, check in zip(exercise_view.checks, exercise.checks, strict=True)
         ]
         pages.append(_ExercisePage(exercise_view, checks))
@@ -176,18 +170,21 @@ def _exercise_pages(
 # --- Plots -----------------------------------------------------------------------------------
 
 
-def _plots(check: CheckResult, salt: str) -> list[_Plot]:
+def _plots(check: CheckResult) -> list[_Plot]:
     """Pictures of a check that did not pass; a hidden check shows none (nor the engine's
     evidence, which it strips too: a plot would give the expected values away)."""
     if check.hidden or check.status == CheckStatus.PASSED:
         return []
-    from markupsafe import Markup  # a jinja2 dependency; the SVG is ours, not student text
-
-    plotter = _plotter()
-    return [
-        _Plot(Markup(plotter.svg(_Lines.of(curve), f"{salt}/{number}")), _caption(curve))
-        for number, curve in enumerate(_chosen_curves(check.evidence))
-    ]
+    plots = []
+    for curve in _chosen_curves(check.evidence):
+        figure = _Figure.of(_Lines.of(curve), check.name)
+        caption = _caption(curve)
+        if figure.squares:
+            drawn, wrong = figure.marked, sum(curve.mismatch or [])
+            caption += " (marked by small squares"
+            caption += f", {drawn} of them evenly spread)" if drawn < wrong else ")"
+        plots.append(_Plot(figure, caption))
+    return plots
 
 
 def _chosen_curves(curves: list[Curve]) -> list[Curve]:
@@ -265,50 +262,118 @@ def _thin(count: int) -> np.ndarray:
     return np.unique(np.linspace(0, count - 1, MAX_PLOT_POINTS).round().astype(int))
 
 
-class _Plotter:
-    """One figure, redrawn for every plot: making a figure costs as much as drawing it, and
-    a batch draws thousands. A lock keeps the shared figure to one plot at a time."""
-
-    def __init__(self) -> None:
-        import matplotlib
-        from matplotlib.figure import Figure  # not pyplot: no backend or global state
-        from matplotlib.ticker import MaxNLocator
-
-        self._rc_context = matplotlib.rc_context
-        self._lock = threading.Lock()
-        self._figure = Figure(figsize=(4.2, 2.2))
-        self._axes = self._figure.add_axes((0.14, 0.2, 0.83, 0.75))
-        # Drawn in this order: the student's line stays visible over the red markers.
-        (self._expected,) = self._axes.plot([], [], color=_COLOURS["expected"], lw=3)
-        (self._mismatch,) = self._axes.plot([], [], "o", ms=3, color=_COLOURS["mismatch"])
-        (self._actual,) = self._axes.plot([], [], color=_COLOURS["actual"], lw=1.2)
-        for axis in (self._axes.xaxis, self._axes.yaxis):
-            axis.set_major_locator(MaxNLocator(4))  # fewer ticks: they are most of the time
-        self._axes.tick_params(labelsize=8)
-
-    def svg(self, lines: _Lines, salt: str) -> str:
-        """The plot as an <svg> element. ``salt`` makes its internal ids unique in the page
-        (and the same on every run, unlike the default random salt)."""
-        buffer = io.StringIO()
-        with self._lock:
-            self._expected.set_data(*lines.expected)
-            self._actual.set_data(*lines.actual)
-            self._mismatch.set_data(*lines.mismatch)
-            self._mismatch.set_rasterized(len(lines.mismatch[0]) > _RASTERIZE_MARKERS_ABOVE)
-            self._axes.set_xlabel(lines.x_name, fontsize=8)
-            self._axes.relim()
-            self._axes.autoscale_view()
-            # Text as <text>, not glyph outlines: a fraction of the size.
-            with self._rc_context({"svg.fonttype": "none", "svg.hashsalt": salt}):
-                self._figure.savefig(buffer, format="svg", dpi=150, metadata=_NO_METADATA)
-        text = buffer.getvalue()
-        # Inline: no XML declaration or doctype.
-        return _SVG_GROUP_ID.sub("<g>", text[text.index("<svg") :])
+@dataclass(frozen=True)
+class _Tick:
+    at: str  # in the SVG's units
+    label: str
 
 
-@functools.cache
-def _plotter() -> _Plotter:
-    return _Plotter()
+@dataclass(frozen=True)
+class _Axis:
+    """A data range [low, high] drawn from ``start`` to ``end`` (SVG units; y runs upwards)."""
+
+    low: float
+    high: float
+    start: int
+    end: int
+
+    @classmethod
+    def over(cls, values: np.ndarray, start: int, end: int, *, pad: float) -> _Axis:
+        """The range of the finite ``values``, widened by ``pad`` of its span at each end;
+        a single value (or none) gets a range around it."""
+        if not len(values):
+            return cls(0.0, 1.0, start, end)
+        low, high = float(values.min()), float(values.max())
+        span = high - low
+        if not span > 1e-9 * max(abs(low), abs(high)) or not math.isfinite(span):
+            half = abs(low) / 10 or 1.0
+            return cls(low - half, high + half, start, end)
+        return cls(low - pad * span, high + pad * span, start, end)
+
+    def place(self, values: np.ndarray) -> np.ndarray:
+        """The SVG coordinates of ``values``, to a tenth of a unit."""
+        return (
+            self.start + (values - self.low) / (self.high - self.low) * (self.end - self.start)
+        ).round(1)
+
+    def ticks(self) -> list[_Tick]:
+        """The ends and the middle, labelled with 3 significant digits."""
+        ticks = []
+        for share in (0.0, 0.5, 1.0):
+            value = self.low + share * (self.high - self.low)
+            if abs(value) < 1e-9 * (self.high - self.low):  # not 1e-17 for the 0 in -1..1
+                value = 0.0
+            at = self.start + share * (self.end - self.start)
+            ticks.append(_Tick(f"{at:.1f}".removesuffix(".0"), f"{value + 0.0:.3g}"))
+        return ticks
+
+
+@dataclass(frozen=True)
+class _Figure:
+    """A line plot, drawn as an inline SVG by the student template: its coordinates are
+    computed here, like the summary's histogram, and its labels escaped by the template."""
+
+    x_name: str
+    y_name: str
+    x_ticks: list[_Tick]
+    y_ticks: list[_Tick]
+    expected: str  # path data; a missing value breaks the line
+    actual: str
+    circles: list[tuple[float, float]]  # one red marker per differing point ...
+    squares: str  # ... or, beyond _MAX_MARKERS of them, one path of small squares
+    marked: int
+    width: int = _PLOT_WIDTH
+    height: int = _PLOT_HEIGHT
+    left: int = _PLOT_LEFT
+    top: int = _PLOT_TOP
+    right: int = _PLOT_RIGHT
+    bottom: int = _PLOT_BOTTOM
+
+    @classmethod
+    def of(cls, lines: _Lines, y_name: str) -> _Figure:
+        import numpy as np
+
+        parts = (lines.expected, lines.actual, lines.mismatch)
+        xs = np.concatenate([part[0] for part in parts])
+        ys = np.concatenate([part[1] for part in parts])
+        finite = np.isfinite(xs) & np.isfinite(ys)
+        x_axis = _Axis.over(xs[finite], _PLOT_LEFT, _PLOT_RIGHT, pad=0.0)
+        y_axis = _Axis.over(ys[finite], _PLOT_BOTTOM, _PLOT_TOP, pad=0.08)
+        mx, my = x_axis.place(lines.mismatch[0]), y_axis.place(lines.mismatch[1])
+        keep = np.isfinite(mx) & np.isfinite(my)
+        marks = list(zip(mx[keep].tolist(), my[keep].tolist(), strict=True))
+        many = len(marks) > _MAX_MARKERS
+        return cls(
+            x_name=lines.x_name,
+            y_name=y_name,
+            x_ticks=x_axis.ticks(),
+            y_ticks=y_axis.ticks(),
+            expected=_path(x_axis.place(lines.expected[0]), y_axis.place(lines.expected[1])),
+            actual=_path(x_axis.place(lines.actual[0]), y_axis.place(lines.actual[1])),
+            circles=[] if many else marks,
+            squares="".join(f"M{x - 1.5:g} {y - 1.5:g}h3v3h-3z" for x, y in marks) if many else "",
+            marked=len(marks),
+        )
+
+
+def _path(xs: np.ndarray, ys: np.ndarray) -> str:
+    """SVG path data through the points, broken where a point is missing; a point alone
+    between gaps is a zero-length line, which the round line caps draw as a dot."""
+    import numpy as np
+
+    finite = np.isfinite(xs) & np.isfinite(ys)
+    after_gap = ~np.concatenate(([False], finite[:-1]))
+    before_gap = ~np.concatenate((finite[1:], [False]))
+    commands = []
+    for x, y, starts, alone in zip(
+        xs[finite].tolist(),
+        ys[finite].tolist(),
+        after_gap[finite].tolist(),
+        (after_gap & before_gap)[finite].tolist(),
+        strict=True,
+    ):
+        commands.append(f"{'M' if starts else 'L'}{x:g} {y:g}{'h0' if alone else ''}")
+    return "".join(commands)
 
 
 # --- Gradebook CSV ---------------------------------------------------------------------------

@@ -7,6 +7,8 @@ import csv
 import json
 import math
 import re
+import subprocess
+import sys
 import zipfile
 from collections import Counter
 from pathlib import Path
@@ -26,7 +28,8 @@ from graders.results import (
 )
 
 SCRIPT = "<script>alert(1)</script>"
-RED_MARKER = re.compile(r"<use [^>]*fill: #cf222e")
+RED_MARKER = re.compile(r'<circle class="miss"')
+NOT_A_NUMBER = re.compile(r"\b(nan|inf)\b", re.IGNORECASE)
 CHAIN_RULE_FORGOTTEN = """
 du_dt = 1
 dv_dt = np.exp(-t/tau)
@@ -277,9 +280,61 @@ def test_long_curves_stay_small_and_pages_are_reproducible_with_unique_ids():
 
     svgs = _svgs(html)
     assert len(svgs) == 2 and all(len(svg) < 60_000 for svg in svgs)
+    # 10,000 wrong points: one path of (at most MAX_PLOT_POINTS) squares, said in the caption
+    assert not NOT_A_NUMBER.search(svgs[0])
+    assert not RED_MARKER.search(svgs[0]) and svgs[0].count('class="misses"') == 1
+    assert len(RED_MARKER.findall(svgs[1])) == 20
+    squares = re.search(r'class="misses" d="([^"]*)"', svgs[0]).group(1)
+    assert squares.count("z") == batch_reports.MAX_PLOT_POINTS
+    assert "marked by small squares, 500 of them evenly spread" in html
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))
     assert batch_reports.student_html(record) == html
+
+
+def test_gaps_break_the_lines_and_constant_or_single_point_curves_get_a_range():
+    gappy = _value_curve(range(0), points=10)
+    gappy.actual[3] = gappy.actual[6] = math.nan  # three pieces, the middle ones 2 points
+    gappy.mismatch[3] = gappy.mismatch[6] = True
+    constant = Curve("", "t", [0.0, 1.0, 2.0], [5.0] * 3, [5.0, 5.0, 6.0], [False, False, True])
+    single = Curve("", "t", [2.0], [3.0], [math.inf], [True])
+    checks = [
+        _check(name, CheckStatus.FAILED, evidence=[curve])
+        for name, curve in (("du_dt", single), ("dv_dt", gappy), ("df_dt", constant))
+    ]
+    html = batch_reports.student_html(_record("gap", _product(Status.FAILED, *checks)))
+
+    svgs = _svgs(html)
+    assert len(svgs) == 3
+    for svg in svgs:
+        assert not NOT_A_NUMBER.search(svg)
+        numbers = re.findall(r'(?:x|y|cx|cy)="(-?[0-9.]+)"', svg)
+        assert numbers and all(-1 <= float(number) <= 560 for number in numbers)
+    actual_lines = [re.findall(r'd="([^"]*)"[^>]*stroke="#0969da"', svg)[0] for svg in svgs]
+    assert actual_lines[0] == ""  # the student's only value is not finite: no line ...
+    assert len(RED_MARKER.findall(svgs[0])) == 1  # ... but a marker at the expected value
+    assert ">3<" in svgs[0] and ">2<" in svgs[0]  # a single point: a range around it
+    assert actual_lines[1].count("M") == 3
+    assert ">5.5<" in svgs[2] and ">6.08<" in svgs[2]  # padded range, 3 significant digits
+
+
+def test_rendering_a_student_page_imports_no_matplotlib():
+    code = (
+        "import sys\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from test_batch_reports import _check, _product, _record, _value_curve\n"
+        "from graders import batch_reports\n"
+        "from graders.results import CheckStatus, Status\n"
+        "check = _check('dv_dt', CheckStatus.FAILED, evidence=[_value_curve()])\n"
+        "html = batch_reports.student_html(_record('m', _product(Status.FAILED, check)))\n"
+        "assert '<svg' in html\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib'))\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
+    )
+    assert run.stdout.strip() == "[]"
 
 
 def test_student_text_is_escaped_everywhere_on_the_page(tmp_path):
