@@ -23,6 +23,7 @@ import pytest
 from test_sandbox import (
     SPAWN_SLEEPERS,
     STUBBORN,
+    fork_bomb,
     make_job,
     processes_with,
     statuses,
@@ -259,18 +260,7 @@ def test_a_hard_timeout_kills_that_job_only_and_the_pool_goes_on() -> None:
 
 def test_memory_hogs_and_fork_bombs_are_contained(pool: Pool) -> None:
     marker = f"pool-bomb-{uuid.uuid4().hex}"
-    bomb = f"""
-    import os, sys
-    sleeper = [sys.executable, "-c", "import time; time.sleep(5)", {marker!r}]
-    children = 0
-    for _ in range(500):
-        if os.fork() == 0:
-            try:
-                os.execv(sys.executable, sleeper)
-            finally:
-                os._exit(1)
-        children += 1
-    """
+    bomb = fork_bomb(marker)
     hog = pool.start().submit(make_job("x = 1", "big = np.ones(4 * 2**30 // 8)", names=("x",)))
     bombed = pool.start().submit(make_job(bomb, "after = 1", names=("children", "after")))
     normal = pool.start().submit(make_job("import os\nx = len(os.listdir('.'))", names=("x",)))

@@ -309,9 +309,9 @@ def test_running_out_of_memory_is_reported_and_earlier_snapshots_kept(bwrap: Non
     assert values(outcome)["x"].tolist() == [0, 1, 2]
 
 
-def test_a_fork_bomb_is_contained(bwrap: None) -> None:
-    marker = f"sandbox-bomb-{uuid.uuid4().hex}"
-    bomb = f"""
+def fork_bomb(marker: str) -> str:
+    """Student code that tries to start 500 sleeping processes tagged with ``marker``."""
+    return f"""
     import os, sys
     sleeper = [sys.executable, "-c", "import time; time.sleep(5)", {marker!r}]
     children = 0
@@ -323,6 +323,11 @@ def test_a_fork_bomb_is_contained(bwrap: None) -> None:
                 os._exit(1)
         children += 1
     """
+
+
+def test_a_fork_bomb_is_contained(bwrap: None) -> None:
+    marker = f"sandbox-bomb-{uuid.uuid4().hex}"
+    bomb = fork_bomb(marker)
     outcome = isolated(make_job(bomb, "after = 1", names=("children", "after")))
     assert outcome.cells[0].status == "error"
     assert outcome.cells[0].exception == "BlockingIOError"
