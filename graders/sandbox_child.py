@@ -300,6 +300,19 @@ class LazyModule(types.ModuleType):
         return getattr(module, attribute)
 
 
+def import_or_forget(name: str) -> None:
+    """Import a module, or leave sys.modules as it was: a package that fails halfway
+    leaves the submodules it did import behind, and a later import of the package then
+    builds a fresh package object that lacks them as attributes (matplotlib, imported in a
+    read-only home, then fails in every job with "no attribute '_docstring'")."""
+    before = set(sys.modules)
+    try:
+        importlib.import_module(name)
+    except Exception:  # whoever imports it next gets the error
+        for added in set(sys.modules) - before:
+            del sys.modules[added]
+
+
 class Channel:
     """Length-prefixed JSON frames on the result pipe."""
 
@@ -544,6 +557,8 @@ class Zygote:
         self.scratch = config["scratch"]  # where, isolated, each job mounts its own
         self.proc_covered = config["proc_covered"]  # read-only in each job's /proc
         self.procs = config["procs_fd"]  # the member list of the worker's job cgroup, or None
+        self.modules = config["preload"]
+        self.home_dirs: list[str] = []  # made in its home by the preload, as in each job's
         self.kernel = Kernel() if self.isolated else None
         if self.isolated:
             with open("/proc/self/uid_map") as mapping:
@@ -561,6 +576,7 @@ class Zygote:
         """Until the grader closes the control socket (or breaks the protocol)."""
         import select
 
+        self.preload()
         if self.isolated:
             self.rehearse()
         self.send({"op": "ready"})
@@ -588,6 +604,25 @@ class Zygote:
 
     def send(self, message: dict) -> None:
         self.control.send(json.dumps(message).encode())
+
+    def preload(self) -> None:
+        """Import the libraries submissions use, once, so that no job pays for them.
+
+        The zygote runs with a job's environment, home included: what a library caches at
+        import (matplotlib its config directory, and the font list it builds there) then
+        holds in each job too. Isolated, that home is the scratch path, here a tmpfs of
+        the zygote's own, which each job covers with a fresh one; the directories made in
+        it are made again, empty, in each job's scratch, for the library that writes in
+        the directory it made at import. A library that fails to import is left for the
+        job to import, and fail on, itself.
+        """
+        home = os.environ["HOME"]
+        if self.isolated:
+            options = f"size={self.scratch_bytes},mode=0755"
+            self.kernel.mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        for name in self.modules:
+            import_or_forget(name)
+        self.home_dirs = [os.path.relpath(path, home) for path, _, _ in os.walk(home)][1:]
 
     def rehearse(self) -> None:
         """Confine a child as a job's would be, once: where the kernel refuses (nested
@@ -671,6 +706,8 @@ class Zygote:
         if self.isolated:
             self.isolate(message["scratch"])
         os.chdir(message["scratch"])
+        for directory in self.home_dirs:
+            os.mkdir(directory)
         os.environ.clear()
         os.environ.update(message["environment"])
         for kind, soft, hard in self.rlimits:

@@ -12,6 +12,7 @@ import errno
 import os
 import platform
 import signal
+import sys
 import threading
 import time
 import uuid
@@ -32,6 +33,7 @@ from test_sandbox import (
 
 from graders import engine, sandbox, spec, submission
 from graders.sandbox import Call, Limits, Outcome, Pool
+from graders.sandbox_child import import_or_forget
 
 LIMITS = Limits(cell_seconds=0.5, total_seconds=4.0, memory_mb=512, processes=16)
 REPO = Path(__file__).resolve().parents[1]
@@ -98,6 +100,13 @@ def _plain(value: object) -> object:
     return value.tolist() if hasattr(value, "tolist") else value
 
 
+# A job's scratch starts with empty directories only (those its libraries made at import).
+FILES_LEFT = (
+    "import os\n"
+    "files_left = sorted(os.path.join(top, name)\n"
+    "                    for top, _, names in os.walk('.') for name in names)"
+)
+
 ORDINARY_JOBS = [
     make_job("x = np.arange(3.0)", "y = 1 / 0", "print('hi'); z = x * 2", names=("x", "z")),
     make_job(
@@ -125,6 +134,54 @@ def test_a_pooled_job_gives_the_outcome_of_a_one_off_run(pool: Pool, number: int
     job = ORDINARY_JOBS[number]
     pooled = pool.start().submit(job)
     assert comparable(pooled) == comparable(sandbox.run(job, LIMITS, require_isolation=True))
+
+
+def test_the_tutorials_libraries_work_in_a_pooled_job_as_in_a_one_off_run() -> None:
+    # Imported by the zygote, in a home each job then covers with its own.
+    job = make_job(
+        """
+        import os
+        import matplotlib
+        import matplotlib.pyplot as plt
+        import sympy
+        with plt.xkcd():
+            plt.plot([0, 1], [1, 0])
+            plt.savefig("figure.png")
+        cache = os.path.relpath(matplotlib.get_cachedir())
+        open(os.path.join(cache, "written.txt"), "w").write("x")
+        files = sorted(os.listdir("."))
+        a = sympy.Symbol("a")
+        derivative = str(sympy.diff(sympy.exp(a**4 + 1), a))
+        """,
+        names=("cache", "files", "derivative"),
+    )
+    roomy = Limits(cell_seconds=20, total_seconds=30, memory_mb=1024, processes=16)
+    with isolated_pool(1, roomy) as alone:
+        pooled = alone.start().submit(job)
+    assert "figure.png" in values(pooled)["files"]
+    assert comparable(pooled) == comparable(sandbox.run(job, roomy, require_isolation=True))
+
+
+def test_a_pooled_job_starts_with_the_tutorials_libraries_imported(pool: Pool) -> None:
+    job = make_job(
+        "import sys\npreloaded = [name in sys.modules for name in PRELOADED]",
+        prelude=f"PRELOADED = {sandbox.PRELOADED!r}",
+        names=("preloaded",),
+    )
+    assert values(pool.start().submit(job)) == {"preloaded": [True] * len(sandbox.PRELOADED)}
+
+
+def test_a_package_failing_halfway_through_its_import_is_forgotten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As matplotlib in a read-only home: its submodules imported, then an OSError.
+    package = tmp_path / "halfway"
+    package.mkdir()
+    (package / "part.py").write_text("")
+    (package / "__init__.py").write_text("from . import part\nraise OSError('no home')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import_or_forget("halfway")
+    assert not any(name.startswith("halfway") for name in sys.modules)
 
 
 def test_sysctls_are_read_only_pooled_or_not(pool: Pool) -> None:
@@ -186,6 +243,9 @@ subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)", {marker
 os.environ["LEFT_BEHIND"] = "1"
 np.SECRET = 1
 sys.modules["json"].SECRET = 1
+import matplotlib
+matplotlib.rcParams["lines.linewidth"] = 42
+open(os.path.join(matplotlib.get_cachedir(), "left_in_cache.txt"), "w").write("x")
 ctypes.CDLL(None).shmget(0x5EC7E7, 4096, 0o1000 | 0o600)  # IPC_CREAT: a SysV segment
 if {keyring!r}:
     libc = ctypes.CDLL(None)
@@ -193,10 +253,13 @@ if {keyring!r}:
 """
 LOOK_FOR_TRACES = """
 import ctypes, json, os, sys
-scratch = sorted(os.listdir("."))
+{files_left}
+scratch = files_left
 in_tmp = os.path.exists("/tmp/left_in_tmp.txt")
 environment = "LEFT_BEHIND" in os.environ
+import matplotlib
 secrets = [hasattr(np, "SECRET"), hasattr(json, "SECRET")]
+line_width = matplotlib.rcParams["lines.linewidth"]
 processes = sorted(p for p in os.listdir("/proc") if p.isdigit())
 segment = ctypes.CDLL(None).shmget(0x5EC7E7, 0, 0)
 keys = 0
@@ -212,12 +275,13 @@ def test_nothing_of_a_job_reaches_the_next() -> None:
         first = alone.start().submit(make_job(LEAVE_TRACES.format(marker=marker, keyring=KEYRING)))
         second = alone.start().submit(
             make_job(
-                LOOK_FOR_TRACES.format(keyring=KEYRING),
+                LOOK_FOR_TRACES.format(keyring=KEYRING, files_left=FILES_LEFT),
                 names=(
                     "scratch",
                     "in_tmp",
                     "environment",
                     "secrets",
+                    "line_width",
                     "processes",
                     "segment",
                     "keys",
@@ -230,6 +294,7 @@ def test_nothing_of_a_job_reaches_the_next() -> None:
         "in_tmp": False,
         "environment": False,
         "secrets": [False, False],
+        "line_width": 1.5,
         "processes": ["1", "2"],  # the job's own init and runner
         "segment": -1,
         "keys": 0,
@@ -263,7 +328,7 @@ def test_memory_hogs_and_fork_bombs_are_contained(pool: Pool) -> None:
     bomb = fork_bomb(marker)
     hog = pool.start().submit(make_job("x = 1", "big = np.ones(4 * 2**30 // 8)", names=("x",)))
     bombed = pool.start().submit(make_job(bomb, "after = 1", names=("children", "after")))
-    normal = pool.start().submit(make_job("import os\nx = len(os.listdir('.'))", names=("x",)))
+    normal = pool.start().submit(make_job(f"{FILES_LEFT}\nx = len(files_left)", names=("x",)))
     assert hog.cells[1].status == "memory" or hog.termination == "memory_limit"
     assert values(hog) == {"x": 1}
     assert bombed.cells[0].exception == "BlockingIOError"
@@ -417,7 +482,7 @@ def test_a_plain_pool_runs_jobs_and_replaces_a_killed_worker(plain_pool: Pool) -
     killer = plain_pool.start().submit(
         make_job("import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\ny = 1", names=("y",))
     )
-    after = plain_pool.start().submit(make_job("import os\nx = os.listdir('.')", names=("x",)))
+    after = plain_pool.start().submit(make_job(f"{FILES_LEFT}\nx = files_left", names=("x",)))
     assert plain_pool.isolation == first.isolation == "process"
     assert values(first)["x"].tolist() == [0, 1]
     assert values(killer) == {"y": 1}
