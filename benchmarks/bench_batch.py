@@ -97,8 +97,9 @@ def main() -> None:
         root = Path(scratch)
         numeric = make_class(root / "py", args.py, lambda n: SOURCES[n % 2], ".py")
         print(f"1. {args.py} numeric .py hand-ins, 2 workers:")
-        seconds, rss = run_batch(numeric)
-        print(f"   {seconds:.1f} s, {args.py / seconds:.1f} hand-ins/s, peak RSS {rss:.0f} MB")
+        py_seconds, rss = run_batch(numeric)
+        rate = args.py / py_seconds
+        print(f"   {py_seconds:.1f} s, {rate:.1f} hand-ins/s, peak RSS {rss:.0f} MB")
 
         notebook = NOTEBOOK.read_text(encoding="utf-8")
         notebooks = make_class(root / "nb", args.notebooks, lambda n: notebook, ".ipynb")
@@ -119,7 +120,7 @@ def main() -> None:
         print(f"4. `python grade.py check`, one process at a time ({args.sample} timed):")
         each = one_check_at_a_time(numeric, args.sample)
         print(f"   {each:.2f} s each: {args.py} would take {each * args.py:.0f} s;")
-        print(f"   the batch is {each * args.py / seconds:.1f} times faster")
+        print(f"   the batch is {each * args.py / py_seconds:.1f} times faster")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,11 @@ PROGRESS_SECONDS = 5.0  # plain progress lines at most this often (or every 10%)
 QUEUE_FACTOR = 2  # hand-ins waiting per grading slot: enough to keep every slot busy
 MAX_WARNINGS = 10  # archive warnings shown one by one; the rest are counted
 DASK_CONNECT_SECONDS = 20
+# The tutorial's libraries, which a whole notebook imports: imported once by the zygotes of
+# the pool that grades the hand-ins using any of them, they cost such a hand-in nothing
+# (a notebook grades twice as fast); the other hand-ins go to a pool without them, whose
+# smaller zygotes fork faster (sandbox.Pool).
+WARM_LIBRARIES = ("sympy", "matplotlib.pyplot", "ipywidgets")
 
 
 # --- what one grading is -------------------------------------------------------------
@@ -103,7 +108,8 @@ def grade_task(task: GradeTask, sandboxes: Sandboxes) -> Graded:
     try:
         run = None
         if task.submission.kind != "answer":  # typed answers are parsed here, not run
-            run = sandboxes.run_for(limits_for(task.specs, task.submission, task.overrides))
+            limits = limits_for(task.specs, task.submission, task.overrides)
+            run = sandboxes.run_for(limits, libraries_to_preload(task.submission, task.specs))
         result = engine.grade(
             task.submission,
             task.specs,
@@ -118,25 +124,35 @@ def grade_task(task: GradeTask, sandboxes: Sandboxes) -> Graded:
     return Graded(result, problem, time.monotonic() - began, retry)
 
 
+def libraries_to_preload(submission: Submission, specs: Sequence[Spec]) -> tuple[str, ...]:
+    """WARM_LIBRARIES if the hand-in uses any of them, else none."""
+    lazy_modules = {alias: name for spec in specs for alias, name in spec.setup.modules.items()}
+    used = set().union(
+        *(sandbox.packages_used(cell.source, lazy_modules) for cell in submission.cells)
+    )
+    return WARM_LIBRARIES if used & {name.partition(".")[0] for name in WARM_LIBRARIES} else ()
+
+
 # --- sandboxes -------------------------------------------------------------------------
 
 
 class Sandboxes:
-    """Warm sandbox pools, one per set of limits (a notebook runs longer than a .py), each
-    with a child for every grading thread. Created when first needed; thread-safe."""
+    """Warm sandbox pools, one per set of limits (a notebook runs longer than a .py) and
+    of preloaded libraries, each with a child for every grading thread. Created when
+    first needed; thread-safe."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pools: dict[sandbox.Limits, sandbox.Pool] = {}
+        self._pools: dict[tuple[sandbox.Limits, tuple[str, ...]], sandbox.Pool] = {}
         self._lock = threading.Lock()
         self._stack = contextlib.ExitStack()
 
-    def run_for(self, limits: sandbox.Limits) -> _PooledRun:
+    def run_for(self, limits: sandbox.Limits, preload: tuple[str, ...]) -> _PooledRun:
         with self._lock:
-            pool = self._pools.get(limits)
+            pool = self._pools.get((limits, preload))
             if pool is None:
-                pool = self._stack.enter_context(sandbox.Pool(self.workers, limits))
-                self._pools[limits] = pool
+                pool = sandbox.Pool(self.workers, limits, preload=preload)
+                self._pools[limits, preload] = self._stack.enter_context(pool)
         return _PooledRun(pool)
 
     def close(self) -> None:

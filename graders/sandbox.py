@@ -80,7 +80,7 @@ import threading
 import time
 import warnings
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,10 +106,6 @@ EXIT_WAIT_SECONDS = 0.5  # for the exit status of a child whose channel closed e
 # In the worker's user namespace only: for namespaces and mounts, to drop capabilities, and
 # to map uid 0 in each job's own user namespace (the kernel asks for CAP_SETFCAP).
 ZYGOTE_CAPABILITIES = ("CAP_SYS_ADMIN", "CAP_SETPCAP", "CAP_SETFCAP")
-# What the tutorial's notebooks import, imported once by each worker's zygote (those
-# installed): a job forked from it finds them in sys.modules, as after a notebook's first
-# cell, instead of spending most of a notebook's grading time importing them.
-PRELOADED = ("sympy", "matplotlib.pyplot", "ipywidgets")
 START_SECONDS = 30.0  # for a new worker's zygote to import its libraries and say it is ready
 KILL_SECONDS = 2.0  # for a worker to report the end of the job it was told to kill
 CONTROL_BYTES = 64 * 1024  # the largest report a zygote sends
@@ -326,6 +322,25 @@ def assigned_names(source: str) -> list[str]:
     except (SyntaxError, ValueError, RecursionError):
         return []
     return list(dict.fromkeys(binder.names))
+
+
+def packages_used(source: str, lazy_modules: dict[str, str]) -> set[str]:
+    """The top-level packages a cell would import, found statically: those its import
+    statements name (at any depth), and those of the job's lazy modules whose alias it
+    reads. A cell that does not parse uses none."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return set()
+    modules: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            modules.add(node.module)
+        elif isinstance(node, ast.Name) and node.id in lazy_modules:
+            modules.add(lazy_modules[node.id])
+    return {module.partition(".")[0] for module in modules}
 
 
 class _Binder(ast.NodeVisitor):
@@ -627,15 +642,27 @@ class Pool:
     is replaced at the next ``start()``; ``close()`` kills every worker and job. Where no
     zygote can work (not Linux, or the kernel refuses it nested namespaces; a warning
     says so), ``start()`` is the module's: a one-off sandbox per job.
+
+    ``preload`` names modules (those installed) that each zygote imports besides numpy:
+    its jobs find them in ``sys.modules`` instead of spending their time importing them
+    (matplotlib and sympy: most of a tutorial notebook's). Not free: every fork then
+    copies a larger process (about 5 ms more per fork for the tutorial's libraries, so
+    a .py job's throughput halves); preload what most of the pool's jobs import.
     """
 
     def __init__(
-        self, workers: int, limits: Limits = Limits(), *, require_isolation: bool = False
+        self,
+        workers: int,
+        limits: Limits = Limits(),
+        *,
+        require_isolation: bool = False,
+        preload: Sequence[str] = (),
     ) -> None:
         if workers < 1:
             raise ValueError("a pool needs at least one worker")
         self.limits = limits
         self.isolation = _isolation(require_isolation)
+        self.preload = _installed(preload)
         self._workers = self._warm_workers(workers)
         self._close = weakref.finalize(self, self._workers.close) if self._workers else None
 
@@ -644,7 +671,7 @@ class Pool:
         if not _zygotes_work():  # zygotes need Linux: namespaces, SOCK_SEQPACKET
             return None
         try:
-            return _Workers(count, self.limits, self.isolation)
+            return _Workers(count, self.limits, self.isolation, self.preload)
         except SandboxUnavailable as exc:
             # The kernel refuses a zygote what it needs to confine a job (nested user
             # namespaces, say): one-off sandboxes are as isolated, only slower.
@@ -676,9 +703,10 @@ def _zygotes_work() -> bool:
 class _Workers:
     """The pool's workers, lent out one job at a time, replaced when they break."""
 
-    def __init__(self, count: int, limits: Limits, isolation: str) -> None:
+    def __init__(self, count: int, limits: Limits, isolation: str, preload: list[str]) -> None:
         self.limits = limits
         self.isolation = isolation
+        self.preload = preload
         # One long-lived thread starts them all: bubblewrap's --die-with-parent follows the
         # thread that started it, and grading threads may end while the pool lives on.
         self.spawner = ThreadPoolExecutor(1, thread_name_prefix="graders-pool")
@@ -756,7 +784,8 @@ class _Workers:
         return new
 
     def _spawn(self) -> _Worker:
-        return self.spawner.submit(_Worker.spawn, self.limits, self.isolation).result()
+        spawning = self.spawner.submit(_Worker.spawn, self.limits, self.isolation, self.preload)
+        return spawning.result()
 
 
 class _Worker:
@@ -788,7 +817,7 @@ class _Worker:
         self.status: int | None = None  # the last job's exit status
 
     @classmethod
-    def spawn(cls, limits: Limits, isolation: str) -> _Worker:
+    def spawn(cls, limits: Limits, isolation: str, preload: list[str]) -> _Worker:
         # A pooled job has no bubblewrap monitor in its group, which a run counts.
         monitor = 1 if isolation == "bubblewrap" else 0
         cgroup = _PidsCgroup.create(limits.processes - monitor)
@@ -804,7 +833,7 @@ class _Worker:
             "scratch": INSIDE_SCRATCH,
             "proc_covered": PROC_COVERED,
             "procs_fd": procs,
-            "preload": _installed(PRELOADED),
+            "preload": preload,
         }
         if isolation == "bubblewrap":
             bwrap = shutil.which("bwrap") or "bwrap"
@@ -1149,7 +1178,7 @@ def _grader_mask(binds: list[str]) -> list[str]:
     return [*options, "--remount-ro", root]
 
 
-def _installed(modules: tuple[str, ...]) -> list[str]:
+def _installed(modules: Sequence[str]) -> list[str]:
     import importlib.util
 
     return [name for name in modules if importlib.util.find_spec(name.partition(".")[0])]

@@ -28,6 +28,7 @@ runs and the object crosses as an opaque marker.
 import base64
 import contextlib
 import errno
+import gc
 import importlib
 import json
 import os
@@ -622,6 +623,8 @@ class Zygote:
             self.kernel.mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, options)
         for name in self.modules:
             import_or_forget(name)
+        gc.collect()
+        gc.freeze()  # EXPERIMENT
         self.home_dirs = [os.path.relpath(path, home) for path, _, _ in os.walk(home)][1:]
 
     def rehearse(self) -> None:

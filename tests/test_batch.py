@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import INSTRUCTOR_NOTEBOOK, REPO, run_cli
 from graders import batch as batch_module
-from graders import cli, engine
+from graders import cli, engine, spec, submission
 from graders.batch import Progress
 from graders.gradebook import Gradebook
 from graders.records import StudentRecord
@@ -461,6 +461,21 @@ def test_exercise_selection_and_answered_exercises(
     assert code == 1
     assert stored(out, "psp").result.exercises[0].status == "not_attempted"
     assert "only an expression exercise takes" in stored(out, "typed").problem
+
+
+def test_hand_ins_using_the_tutorials_libraries_go_to_workers_that_preloaded_them() -> None:
+    everything = spec.load_all(spec.DEFAULT_COURSE)
+    product = [spec.find("product_rule_alpha")]
+    warm = batch_module.WARM_LIBRARIES
+    preloads = batch_module.libraries_to_preload
+    assert preloads(submission.load(INSTRUCTOR_NOTEBOOK), everything) == warm
+    assert preloads(submission.load(EXAMPLES / "chain_rule_sympy.py"), everything) == warm
+    assert preloads(submission.load(EXAMPLES / "product_rule_correct.py"), product) == ()
+    # Through the setup's lazy modules: `plt` is matplotlib.pyplot, imported on first use.
+    plotting = submission.Submission(
+        None, "plots.py", "code", (submission.CodeCell(0, "plt.plot(t, du_dt)", "plots.py"),), None
+    )
+    assert preloads(plotting, product) == warm
 
 
 # --- Dask -------------------------------------------------------------------------------

@@ -526,6 +526,9 @@ def test_summary_lists_errors_timeouts_and_ungraded_with_links_and_timing(klass,
     assert "1 min 30 s" in markdown and "15 s per submission" in markdown
     assert "2.5 s on average" in markdown  # mean of the durations 1..5 and 0
 
+    batch_reports.write_summary(klass, SPECS, tmp_path, elapsed=0.09)  # a warm pool's pace
+    assert "15 ms per submission" in (tmp_path / "summary.md").read_text()
+
 
 def test_summary_escapes_student_text(tmp_path):
     records = [_record("x", problem=f"bad {SCRIPT}", student=SCRIPT, files=[SCRIPT])]

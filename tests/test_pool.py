@@ -32,6 +32,7 @@ from test_sandbox import (
 )
 
 from graders import engine, sandbox, spec, submission
+from graders.batch import WARM_LIBRARIES
 from graders.sandbox import Call, Limits, Outcome, Pool
 from graders.sandbox_child import import_or_forget
 
@@ -48,11 +49,11 @@ def require_bubblewrap() -> None:
     pytest.skip("bubblewrap is not usable here")
 
 
-def isolated_pool(workers: int, limits: Limits = LIMITS) -> Pool:
+def isolated_pool(workers: int, limits: Limits = LIMITS, preload: tuple[str, ...] = ()) -> Pool:
     require_bubblewrap()
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("GRADERS_SANDBOX", raising=False)
-        return Pool(workers, limits, require_isolation=True)
+        return Pool(workers, limits, require_isolation=True, preload=preload)
 
 
 @pytest.fixture(scope="module")
@@ -155,20 +156,17 @@ def test_the_tutorials_libraries_work_in_a_pooled_job_as_in_a_one_off_run() -> N
         """,
         names=("cache", "files", "derivative"),
     )
-    roomy = Limits(cell_seconds=20, total_seconds=30, memory_mb=1024, processes=16)
-    with isolated_pool(1, roomy) as alone:
-        pooled = alone.start().submit(job)
-    assert "figure.png" in values(pooled)["files"]
-    assert comparable(pooled) == comparable(sandbox.run(job, roomy, require_isolation=True))
-
-
-def test_a_pooled_job_starts_with_the_tutorials_libraries_imported(pool: Pool) -> None:
-    job = make_job(
-        "import sys\npreloaded = [name in sys.modules for name in PRELOADED]",
-        prelude=f"PRELOADED = {sandbox.PRELOADED!r}",
+    preloaded = make_job(
+        "import sys\npreloaded = [name in sys.modules for name in LIBRARIES]",
+        prelude=f"LIBRARIES = {WARM_LIBRARIES!r}",
         names=("preloaded",),
     )
-    assert values(pool.start().submit(job)) == {"preloaded": [True] * len(sandbox.PRELOADED)}
+    roomy = Limits(cell_seconds=20, total_seconds=30, memory_mb=1024, processes=16)
+    with isolated_pool(1, roomy, preload=WARM_LIBRARIES) as warm:
+        pooled = warm.start().submit(job)
+        assert values(warm.start().submit(preloaded)) == {"preloaded": [True, True, True]}
+    assert "figure.png" in values(pooled)["files"]
+    assert comparable(pooled) == comparable(sandbox.run(job, roomy, require_isolation=True))
 
 
 def test_a_package_failing_halfway_through_its_import_is_forgotten(
@@ -271,7 +269,8 @@ if {keyring!r}:
 
 def test_nothing_of_a_job_reaches_the_next() -> None:
     marker = f"pool-sleeper-{uuid.uuid4().hex}"
-    with isolated_pool(1) as alone:  # one worker: both jobs come from the same zygote
+    # One worker: both jobs come from the same zygote, which has imported matplotlib.
+    with isolated_pool(1, preload=WARM_LIBRARIES) as alone:
         first = alone.start().submit(make_job(LEAVE_TRACES.format(marker=marker, keyring=KEYRING)))
         second = alone.start().submit(
             make_job(

@@ -598,6 +598,28 @@ def test_assigned_names_are_found_statically_even_below_a_raise() -> None:
     assert sandbox.assigned_names("x = (1,\ny = 2") == []
 
 
+def test_the_packages_a_cell_uses_are_found_statically() -> None:
+    source = textwrap.dedent(
+        """
+        import numpy.linalg as la, os
+        from matplotlib import pyplot
+        from . import sibling
+        def plot():
+            import ipywidgets
+        derivative = sp.diff(expression)
+        """
+    )
+    lazy = {"sp": "sympy", "plt": "matplotlib.pyplot"}
+    assert sandbox.packages_used(source, lazy) == {
+        "numpy",
+        "os",
+        "matplotlib",
+        "ipywidgets",
+        "sympy",
+    }
+    assert sandbox.packages_used("import sympy\nx = (1,", lazy) == set()
+
+
 def test_reports_carry_the_static_names_and_the_raise_line() -> None:
     cell = "t = np.arange(3)\nraise NotImplementedError('fill in')\ndt = t[1] - t[0]\n"
     outcome = run(make_job(cell, names=("dt",)), FAST)
