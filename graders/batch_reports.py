@@ -543,7 +543,7 @@ class _Summary:
 
 
 def write_summary(
-    records: list[StudentRecord], specs: list[Spec], out: Path, *, elapsed: float
+    records: Iterable[StudentRecord], specs: list[Spec], out: Path, *, elapsed: float
 ) -> None:
     """Write ``out/summary.html`` and ``out/summary.md`` for the instructor.
 
@@ -562,14 +562,16 @@ def write_summary(
         (out / name).write_text(text, encoding="utf-8")
 
 
-def _summary(records: list[StudentRecord], specs: list[Spec], elapsed: float) -> _Summary:
-    graded = [record.result for record in records if record.result is not None]
-    totals = [_total(record, specs) or 0.0 for record in records if record.result is not None]
-    maximum = _max_points(specs)
+def _summary(records: Iterable[StudentRecord], specs: list[Spec], elapsed: float) -> _Summary:
+    tally = _Tally()
+    for record in records:
+        tally.add(record, specs)
+    totals, maximum = tally.totals, _max_points(specs)
     bins, bin_note = _histogram(totals, maximum)
+    students = tally.students
     return _Summary(
-        students=len(records),
-        graded=len(graded),
+        students=students,
+        graded=len(totals),
         max_points=report.number(maximum),
         mean=report.number(statistics.fmean(totals)) if totals else "—",
         median=report.number(statistics.median(totals)) if totals else "—",
@@ -578,12 +580,95 @@ def _summary(records: list[StudentRecord], specs: list[Spec], elapsed: float) ->
         chart_width=len(bins) * _BAR_STEP,
         chart_height=_CHART_HEIGHT,
         statuses=[report.STATUS_WORDS[status] for status in Status],
-        exercises=[_exercise_stats(spec, graded) for spec in specs],
-        mistakes=_mistake_stats(graded),
-        trouble=sorted(_trouble(records), key=lambda item: (item.student.casefold(), item.key)),
+        exercises=[_exercise_stats(spec, tally) for spec in specs],
+        mistakes=_mistake_stats(tally),
+        trouble=sorted(tally.trouble, key=lambda item: (item.student.casefold(), item.key)),
         elapsed=_duration(elapsed),
-        per_submission=_duration(elapsed / len(records)) if records else "—",
-        grading_mean=_duration(statistics.fmean(r.duration for r in records)) if records else "—",
+        per_submission=_duration(elapsed / students) if students else "—",
+        grading_mean=_duration(tally.grading_seconds / students) if students else "—",
+    )
+
+
+class _Tally:
+    """What the summary counts, gathered record by record: a class of ten thousand is
+    never in memory at once, only a number per graded hand-in (its total, for the median)."""
+
+    def __init__(self) -> None:
+        self.students = 0
+        self.grading_seconds = 0.0
+        self.totals: list[float] = []
+        self.statuses: dict[str, Counter[Status]] = {}  # per exercise graded
+        self.passed_checks: dict[str, Counter[str]] = {}
+        self.mistakes: Counter[tuple[str, str, str]] = Counter()  # (exercise, check, mistake)
+        self.trouble: list[_Trouble] = []
+
+    def add(self, record: StudentRecord, specs: list[Spec]) -> None:
+        self.students += 1
+        self.grading_seconds += record.duration
+        trouble = _trouble(record)
+        if trouble is not None:
+            self.trouble.append(trouble)
+        if record.result is None:
+            return
+        self.totals.append(_total(record, specs) or 0.0)
+        for exercise in record.result.exercises:
+            self.statuses.setdefault(exercise.id, Counter())[exercise.status] += 1
+            passed = self.passed_checks.setdefault(exercise.id, Counter())
+            for check in exercise.checks:
+                if check.status == CheckStatus.PASSED:
+                    passed[check.name] += 1
+                if check.misconception:
+                    self.mistakes[exercise.id, check.name, check.misconception] += 1
+
+    def graded(self, exercise: str) -> int:
+        """The hand-ins in which this exercise was graded."""
+        return sum(self.statuses.get(exercise, Counter()).values())
+
+
+def _exercise_stats(spec: Spec, tally: _Tally) -> _ExerciseStats:
+    """Pass rates among the hand-ins in which this exercise was graded."""
+    statuses = tally.statuses.get(spec.id, Counter())
+    passed_checks = tally.passed_checks.get(spec.id, Counter())
+    graded = tally.graded(spec.id)
+    return _ExerciseStats(
+        id=spec.id,
+        title=spec.title,
+        counts=[statuses[status] for status in Status],
+        passed=_rate(statuses[Status.PASSED], graded),
+        checks=[
+            _CheckStats(check.name, check.hidden, _rate(passed_checks[check.name], graded))
+            for check in spec.checks
+        ],
+    )
+
+
+def _mistake_stats(tally: _Tally) -> list[_MistakeStats]:
+    """The most frequent known mistakes; each one's share is of the hand-ins in which its
+    exercise was graded."""
+    ranked = sorted(tally.mistakes.items(), key=lambda item: (-item[1], item[0]))
+    return [
+        _MistakeStats(exercise, check, mistake, count, _share(count, tally.graded(exercise)))
+        for (exercise, check, mistake), count in ranked[:_MOST_FREQUENT_MISTAKES]
+    ]
+
+
+def _trouble(record: StudentRecord) -> _Trouble | None:
+    """The line of the summary's trouble list for this student, if they are in it."""
+    if record.result is None:
+        what = f"not graded: {record.problem or 'no result'}"
+    else:
+        what = "; ".join(
+            f"{exercise.id}: {report.STATUS_WORDS[exercise.status]}"
+            for exercise in record.result.exercises
+            if exercise.status in _TROUBLE
+        )
+    if not what:
+        return None
+    return _Trouble(
+        student=_one_line(record.student),
+        key=record.key,
+        href=quote(record.key) + ".html",
+        what=_one_line(what),
     )
 
 
@@ -613,65 +698,6 @@ def _histogram(totals: list[float], maximum: float) -> tuple[list[_Bin], str]:
     if width == 1:
         return bins, "Each bar counts the totals with that many whole points."
     return bins, "Each bar counts the totals from its first number up to below its second."
-
-
-def _exercise_stats(spec: Spec, graded: list[SubmissionResult]) -> _ExerciseStats:
-    """Pass rates among the hand-ins in which this exercise was graded."""
-    exercises = [found for result in graded for found in result.exercises if found.id == spec.id]
-    statuses = Counter(exercise.status for exercise in exercises)
-    passed_checks = Counter(
-        check.name
-        for exercise in exercises
-        for check in exercise.checks
-        if check.status == CheckStatus.PASSED
-    )
-    return _ExerciseStats(
-        id=spec.id,
-        title=spec.title,
-        counts=[statuses[status] for status in Status],
-        passed=_rate(statuses[Status.PASSED], len(exercises)),
-        checks=[
-            _CheckStats(check.name, check.hidden, _rate(passed_checks[check.name], len(exercises)))
-            for check in spec.checks
-        ],
-    )
-
-
-def _mistake_stats(graded: list[SubmissionResult]) -> list[_MistakeStats]:
-    """The most frequent known mistakes; each one's share is of the hand-ins in which its
-    exercise was graded."""
-    exercises = [exercise for result in graded for exercise in result.exercises]
-    graded_per_exercise = Counter(exercise.id for exercise in exercises)
-    found = Counter(
-        (exercise.id, check.name, check.misconception)
-        for exercise in exercises
-        for check in exercise.checks
-        if check.misconception
-    )
-    ranked = sorted(found.items(), key=lambda item: (-item[1], item[0]))
-    return [
-        _MistakeStats(exercise, check, mistake, count, _share(count, graded_per_exercise[exercise]))
-        for (exercise, check, mistake), count in ranked[:_MOST_FREQUENT_MISTAKES]
-    ]
-
-
-def _trouble(records: Iterable[StudentRecord]) -> Iterator[_Trouble]:
-    for record in records:
-        if record.result is None:
-            what = f"not graded: {record.problem or 'no result'}"
-        else:
-            what = "; ".join(
-                f"{exercise.id}: {report.STATUS_WORDS[exercise.status]}"
-                for exercise in record.result.exercises
-                if exercise.status in _TROUBLE
-            )
-        if what:
-            yield _Trouble(
-                student=_one_line(record.student),
-                key=record.key,
-                href=quote(record.key) + ".html",
-                what=_one_line(what),
-            )
 
 
 def _one_line(text: str) -> str:
