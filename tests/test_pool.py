@@ -31,22 +31,13 @@ from test_sandbox import (
     values,
 )
 
+from conftest import REPO, require_bubblewrap
 from graders import engine, sandbox, spec, submission
 from graders.batch import WARM_LIBRARIES
 from graders.sandbox import Call, Limits, Outcome, Pool
 from graders.sandbox_child import import_or_forget
 
 LIMITS = Limits(cell_seconds=0.5, total_seconds=4.0, memory_mb=512, processes=16)
-REPO = Path(__file__).resolve().parents[1]
-
-
-def require_bubblewrap() -> None:
-    """Isolation tests: bubblewrap must work (in CI it must; locally they may skip)."""
-    if sandbox.isolation_available():
-        return
-    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
-        pytest.fail("bubblewrap is required in CI: install bubblewrap and allow user namespaces")
-    pytest.skip("bubblewrap is not usable here")
 
 
 def isolated_pool(workers: int, limits: Limits = LIMITS, preload: tuple[str, ...] = ()) -> Pool:
