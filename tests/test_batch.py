@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import INSTRUCTOR_NOTEBOOK, REPO, run_cli
+from conftest import INSTRUCTOR_NOTEBOOK, REPO, STUDENT_NOTEBOOK, run_cli
 from graders import batch as batch_module
 from graders import cli, engine, spec, submission
 from graders.batch import Progress
@@ -461,6 +461,35 @@ def test_exercise_selection_and_answered_exercises(
     assert code == 1
     assert stored(out, "psp").result.exercises[0].status == "not_attempted"
     assert "only an expression exercise takes" in stored(out, "typed").problem
+
+
+def test_notebooks_and_py_files_in_one_batch_each_graded_as_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The notebooks go to workers that preloaded the tutorial's libraries, the .py files
+    # to others: the grades must be those of grading each hand-in on its own.
+    folder = tmp_path / "class"
+    folder.mkdir()
+    handed_in = [
+        EXAMPLES / "completed_tutorial.ipynb",
+        STUDENT_NOTEBOOK,
+        EXAMPLES / "product_rule_correct.py",
+        EXAMPLES / "product_rule_chain_rule_forgotten.py",
+    ]
+    for path in handed_in:
+        shutil.copy(path, folder)
+    out = tmp_path / "out"
+    code, err = batch(folder, "--out", out, "--workers", "2", capsys=capsys)
+    assert code == 1, err
+    everything = spec.load_all(spec.DEFAULT_COURSE)
+    for path in handed_in:
+        alone = engine.grade(submission.load(path), everything, answered_only=path.suffix == ".py")
+        in_batch = stored(out, path.stem).result
+        assert in_batch is not None, path.name
+        assert in_batch.to_dict()["exercises"] == alone.to_dict()["exercises"], path.name
+    completed = stored(out, "completed_tutorial").result
+    assert [exercise.id for exercise in completed.exercises] == sorted(s.id for s in everything)
+    assert (completed.score, completed.max_score) == (7.0, 9.0)
 
 
 def test_hand_ins_using_the_tutorials_libraries_go_to_workers_that_preloaded_them() -> None:
