@@ -7,8 +7,9 @@
 3. Memory: the batch process's peak RSS for a small and a large class of tiny hand-ins
    (`.py` through the sandbox; typed `.txt` answers, which need no sandbox, for a class
    large enough to show whether memory grows with it).
-4. The same `.py` hand-ins graded the way a loop over `python grade.py check` would, one
-   process at a time (measured on a sample and extrapolated), against the batch.
+4. The same `.py` hand-ins and notebooks graded the way a loop over `python grade.py check`
+   (or `grade`, for a notebook's every exercise) would, one process at a time (measured on
+   a sample and extrapolated), against the batch.
 
 Each batch runs as `python grade.py batch` in a child process; the peak RSS is that
 process's own (its sandbox children are not counted).
@@ -67,13 +68,13 @@ def run_batch(folder: Path, workers: int = 2) -> tuple[float, float]:
     return seconds, int(completed.stdout.split()[-1]) / 1024
 
 
-def one_check_at_a_time(folder: Path, sample: int) -> float:
-    """Seconds per hand-in with one `python grade.py check` process each."""
+def one_process_at_a_time(folder: Path, sample: int, *command: str) -> float:
+    """Seconds per hand-in with one `python grade.py COMMAND... PATH` process each."""
     paths = sorted(folder.iterdir())[:sample]
     start = time.perf_counter()
     for path in paths:
         subprocess.run(
-            [sys.executable, "grade.py", "check", "product_rule_alpha", str(path)],
+            [sys.executable, "grade.py", *command, str(path)],
             cwd=REPO,
             capture_output=True,
             check=False,
@@ -117,10 +118,14 @@ def main() -> None:
                 seconds, rss = run_batch(folder)
                 print(f"   {count:>6} {suffix:<4} {rss:6.0f} MB  ({count / seconds:.1f}/s)")
 
-        print(f"4. `python grade.py check`, one process at a time ({args.sample} timed):")
-        each = one_check_at_a_time(numeric, args.sample)
-        print(f"   {each:.2f} s each: {args.py} would take {each * args.py:.0f} s;")
-        print(f"   the batch is {each * args.py / py_seconds:.1f} times faster")
+        print(f"4. One `grade.py` process at a time ({args.sample} timed of each kind):")
+        for what, folder, count, seconds, command in (
+            (".py, `check`", numeric, args.py, py_seconds, ("check", "product_rule_alpha")),
+            ("notebooks, `grade`", notebooks, args.notebooks, nb_seconds, ("grade",)),
+        ):
+            each = one_process_at_a_time(folder, args.sample, *command)
+            print(f"   {what}: {each:.2f} s each, {each * count:.0f} s for {count};")
+            print(f"   the batch is {each * count / seconds:.1f} times faster")
 
 
 if __name__ == "__main__":
