@@ -33,11 +33,11 @@ as "channel_error"; the grader never sees an exception for what a student did.
 
 Warm workers (``Pool``, Linux): a one-off child pays for bubblewrap, Python and numpy
 (~100 ms of CPU) before the student's first line. A pool keeps ``workers`` sandboxes
-running, each with a zygote (sandbox_child.py) that has imported numpy and the runner and
-waits on a control socket. Per job, the grader makes the job's four pipes and passes the
-child's ends to the zygote (SCM_RIGHTS), which forks. The zygote never runs student code,
-so every job starts from the same pristine state, and the fork is confined before any
-student code runs:
+running, each with a zygote (sandbox_child.py) that has imported numpy, the runner and the
+libraries the pool preloads, and waits on a control socket. Per job, the grader makes the
+job's four pipes and passes the child's ends to the zygote (SCM_RIGHTS), which forks. The
+zygote never runs student code, so every job starts from the same pristine state, and the
+fork is confined before any student code runs:
 - a pid namespace of its own, whose pid 1 (the job's init) takes every process of the
   job with it when it dies: the hard limit kills that job's tree, and only that job's;
 - its own mount namespace with a fresh tmpfs scratch (nothing of an earlier job's files)

@@ -456,11 +456,12 @@ def read_job() -> dict:
 
 # --- warm workers: the zygote of sandbox.Pool -------------------------------------------
 #
-# Started as ``python -I -B sandbox_child.py --zygote CONTROL_FD CONFIG``, the zygote imports
-# numpy and this runner once, then forks a fresh child per job. It never runs student code:
-# it reads nothing but the grader's control socket, so every job starts from the same
-# pristine, pre-imported state, and nothing a job does (files, processes, environment,
-# module attributes) exists in the process the next job is forked from.
+# Started as ``python -I -B sandbox_child.py --zygote CONTROL_FD CONFIG``, the zygote
+# imports numpy, this runner and the libraries named in CONFIG once, then forks a fresh
+# child per job. It never runs student code: it reads nothing but the grader's control
+# socket, so every job starts from the same pristine, pre-imported state, and nothing a
+# job does (files, processes, environment, module attributes) exists in the process the
+# next job is forked from.
 #
 # Under bubblewrap the zygote keeps CAP_SYS_ADMIN, CAP_SETPCAP and CAP_SETFCAP, but only in
 # the user namespace bubblewrap made for the worker (it refuses to run in the host's). A
