@@ -25,4 +25,6 @@ run check product_rule_alpha examples/infinite_loop.py
 run check product_rule_alpha examples/hostile_reads_reference.py
 run grade examples/completed_tutorial.ipynb --report out/completed_tutorial.html
 run validate
+# The whole examples folder as a class: one student per file, reports and summary in out/class.
+run batch examples --out out/class --workers 2
 exit 0
