@@ -508,9 +508,7 @@ def run_batch(args: argparse.Namespace) -> int:
         raise CommandError("--workers must be at least 1")
     if args.out.resolve() == args.input.resolve():
         raise CommandError("--out must be another folder than the input")
-    specs = [specs_module.find(i, args.course) for i in args.exercise] or specs_module.load_all(
-        args.course
-    )
+    specs = specs_module.load_specs(args.course, args.exercise)
     with _output_folder(args.out), _opened(args) as source:
         if not source.handins:
             raise CommandError(f"{args.input}: no hand-ins found (no files or folders in it)")

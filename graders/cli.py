@@ -151,9 +151,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         specs = [specs_module.find(args.exercise, args.course)]
         submission = from_answer(args.answer) if args.answer is not None else load(args.submission)
         return _grade(specs, submission, args, answered_only=False)
-    specs = [
-        specs_module.find(exercise_id) for exercise_id in args.exercise
-    ] or specs_module.load_all()
+    specs = specs_module.load_specs(args.course, args.exercise)
     submission = load(args.submission)
     return _grade(specs, submission, args, answered_only=not args.exercise)
 

@@ -10,7 +10,7 @@ they contain.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -256,6 +256,13 @@ def spec_paths(course: Path = DEFAULT_COURSE) -> list[Path]:
 
 def load_all(course: Path = DEFAULT_COURSE) -> list[Spec]:
     return [load_spec(path) for path in spec_paths(course)]
+
+
+def load_specs(course: Path = DEFAULT_COURSE, exercise_ids: Sequence[str] = ()) -> list[Spec]:
+    """The course's exercises, or only those named, in the order named."""
+    if exercise_ids:
+        return [find(exercise_id, course) for exercise_id in exercise_ids]
+    return load_all(course)
 
 
 def find(exercise_id: str, course: Path = DEFAULT_COURSE) -> Spec:

@@ -211,6 +211,9 @@ def test_new_exercise_needs_only_a_yaml_file_and_a_reference_module(tmp_path):
     completed = run_cli("--course", str(course), "check", "power_rule", str(answer))
     assert completed.returncode == 1
     assert "exponent comes down" in completed.stdout
+    # `grade` picks the new exercise out of that course too, by the names the file defines.
+    completed = run_cli("--course", str(course), "grade", str(answer), "--json")
+    assert [e["id"] for e in json.loads(completed.stdout)["exercises"]] == ["power_rule"]
 
 
 def test_broken_setup_code_is_the_graders_problem_not_the_students(tmp_path):

@@ -31,7 +31,7 @@ from ..cli import CommandError
 from ..reference import ReferenceError, reference_cases
 from ..results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
 from ..sandbox import SandboxUnavailable
-from ..spec import Spec, SpecError, find, load_all
+from ..spec import Spec, SpecError, load_specs
 from ..submission import SubmissionError, load
 
 # What a student may upload; a notebook is the whole tutorial, so it wins over loose files.
@@ -85,13 +85,6 @@ class Grading:
     @property
     def max_score(self) -> float:
         return sum(exercise.max_score for exercise in self.exercises)
-
-
-def load_specs(course: Path, exercise_ids: Sequence[str] = ()) -> list[Spec]:
-    """The bundled exercises, or only those named."""
-    if exercise_ids:
-        return [find(exercise_id, course) for exercise_id in exercise_ids]
-    return load_all(course)
 
 
 def grade_course(folder: Path, course: Path, exercise_ids: Sequence[str] = ()) -> Grading:

@@ -96,8 +96,7 @@ def export(args: argparse.Namespace) -> int:
     from graders.cli import CommandError  # the command layer imports this module, not back
 
     course = Path(args.course).resolve()
-    specs = [specs_module.find(exercise_id, course) for exercise_id in args.exercise]
-    specs = specs or specs_module.load_all(course)
+    specs = specs_module.load_specs(course, args.exercise)
     for spec in specs:
         reference_cases(spec)  # a broken reference fails here, not in every student's check
     try:
