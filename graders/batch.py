@@ -54,7 +54,7 @@ from .batch_reports import (
     write_student_files,
     write_summary,
 )
-from .cli import EXIT_OK, EXIT_SHORT, CommandError
+from .cli import EXIT_OK, EXIT_SHORT, CommandError, limit_overrides
 from .gradebook import Gradebook
 from .limits import LimitOverrides, limits_for
 from .records import StudentRecord
@@ -113,7 +113,6 @@ def grade_task(task: GradeTask, sandboxes: Sandboxes) -> Graded:
         result = engine.grade(
             task.submission,
             task.specs,
-            overrides=task.overrides,
             run=run,
             answered_only=task.answered_only,
         )
@@ -503,7 +502,7 @@ def _say(message: str) -> None:
 
 def run_batch(args: argparse.Namespace) -> int:
     """``grade.py batch``; exit status 0, 1, or 2 (via CommandError, one line on stderr)."""
-    overrides = _overrides(args)
+    overrides = limit_overrides(args)
     if args.workers < 1:
         raise CommandError("--workers must be at least 1")
     if args.out.resolve() == args.input.resolve():
@@ -518,14 +517,6 @@ def run_batch(args: argparse.Namespace) -> int:
             _say(f"warning: {warning}")
         with _gradebook(args) as gradebook, _executor(args) as executor, _scratch(args.out) as tmp:
             return Batch(args, specs, overrides).run(source, gradebook, executor, tmp)
-
-
-def _overrides(args: argparse.Namespace) -> LimitOverrides:
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise CommandError("--time-limit must be a positive number of seconds")
-    if args.memory_limit is not None and args.memory_limit < 64:
-        raise CommandError("--memory-limit must be at least 64 MB")
-    return LimitOverrides(total_seconds=args.time_limit, memory_mb=args.memory_limit)
 
 
 @contextlib.contextmanager

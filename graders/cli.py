@@ -20,6 +20,7 @@ from .spec import Spec, SpecError
 from .submission import Submission, SubmissionError, from_answer, load
 
 if TYPE_CHECKING:
+    from .limits import LimitOverrides
     from .results import SubmissionResult
 
 EXIT_OK, EXIT_SHORT, EXIT_UNUSABLE = 0, 1, 2
@@ -182,27 +183,33 @@ def _grade(
     specs: list[Spec], submission: Submission, args: argparse.Namespace, *, answered_only: bool
 ) -> int:
     from . import sandbox
-    from .limits import LimitOverrides, limits_for
+    from .limits import limits_for
 
-    overrides_args = {"total_seconds": args.time_limit, "memory_mb": args.memory_limit}
-    if args.time_limit is not None and args.time_limit <= 0:
-        raise CommandError("--time-limit must be a positive number of seconds")
-    if args.memory_limit is not None and args.memory_limit < 64:
-        raise CommandError("--memory-limit must be at least 64 MB")
+    overrides = limit_overrides(args)
     if submission.kind == "answer":
         specs = [spec for spec in specs if spec.kind == "expression"] if answered_only else specs
         if not specs:
             raise CommandError("a typed answer can only be graded against an expression exercise")
         answered_only = False
-    overrides = LimitOverrides(**overrides_args)
     run = None
     if submission.kind != "answer":
         run = sandbox.start(limits_for(specs, submission, overrides))
     from .engine import grade  # numpy and the comparators load while the child starts
 
-    result = grade(submission, specs, overrides=overrides, run=run, answered_only=answered_only)
+    result = grade(submission, specs, run=run, answered_only=answered_only)
     _show(result, args)
     return result.exit_code
+
+
+def limit_overrides(args: argparse.Namespace) -> LimitOverrides:
+    """--time-limit and --memory-limit, checked: `check`, `grade` and `batch` take them."""
+    from .limits import LimitOverrides
+
+    if args.time_limit is not None and args.time_limit <= 0:
+        raise CommandError("--time-limit must be a positive number of seconds")
+    if args.memory_limit is not None and args.memory_limit < 64:
+        raise CommandError("--memory-limit must be at least 64 MB")
+    return LimitOverrides(total_seconds=args.time_limit, memory_mb=args.memory_limit)
 
 
 def _show(result: SubmissionResult, args: argparse.Namespace) -> None:

@@ -109,7 +109,6 @@ def grade(
     submission: Submission,
     specs: Sequence[Spec],
     *,
-    overrides: LimitOverrides | None = None,
     run: sandbox.Run | None = None,
     require_isolation: bool = False,
     answered_only: bool = False,
@@ -134,7 +133,7 @@ def grade(
         return result
     if run is None:
         run = sandbox.start(
-            limits_for(specs, submission, overrides or LimitOverrides()),
+            limits_for(specs, submission, LimitOverrides()),
             require_isolation=require_isolation,
         )
     outcome = run.submit(build_job(specs, submission, cases))

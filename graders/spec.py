@@ -192,7 +192,6 @@ def load_spec(path: Path) -> Spec:
         raise SpecError(f"{path}: cannot read spec: {exc}") from None
     try:
         data = yaml.safe_load(text)
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -205,6 +204,8 @@ def load_spec(path: Path) -> Spec:
     try:
         spec = Spec.model_validate(data)
     except ValidationError as exc:
+        # The node tree, only to name the line: text that loaded composes without error.
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         raise SpecError(_describe(path, exc, node)) from None
     if spec.id != path.stem:
         raise SpecError(f"{path}: id '{spec.id}' must match the file name '{path.stem}'")
