@@ -610,7 +610,7 @@ class _Tally:
             self.trouble.append(trouble)
         if record.result is None:
             return
-        self.totals.append(_total(record, specs) or 0.0)
+        self.totals.append(sum(_scores(record, specs).values()))
         for exercise in record.result.exercises:
             self.statuses.setdefault(exercise.id, Counter())[exercise.status] += 1
             passed = self.passed_checks.setdefault(exercise.id, Counter())

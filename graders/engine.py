@@ -60,7 +60,7 @@ def build_job(
             exercise=spec.id,
             names=spec.answer_names,
             calls=[
-                sandbox.Call(function=spec.function.name, kwargs=case.kwargs, label=case.label)
+                sandbox.Call(function=spec.function.name, kwargs=case.kwargs)
                 for case in cases[spec.id]
             ]
             if spec.function is not None

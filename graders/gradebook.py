@@ -19,7 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 from .records import StudentRecord
 from .results import Status, SubmissionResult
@@ -84,7 +84,6 @@ class Gradebook:
     """The gradebook file, used from one thread (the coordinating one)."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
         self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a reported grade survives power loss
@@ -221,15 +220,8 @@ class Records(Sequence[StudentRecord]):
     def __len__(self) -> int:
         return len(self._keys)
 
-    @overload
-    def __getitem__(self, index: int) -> StudentRecord: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[StudentRecord]: ...
-
-    def __getitem__(self, index: int | slice) -> StudentRecord | list[StudentRecord]:
-        if isinstance(index, slice):
-            return [self._load(key) for key in self._keys[index]]
+    # By position only: nothing reads the class in slices.
+    def __getitem__(self, index: int) -> StudentRecord:  # type: ignore[override]
         return self._load(self._keys[index])
 
     def __iter__(self) -> Iterator[StudentRecord]:

@@ -156,7 +156,6 @@ class Cell:
 class Call:
     function: str  # a function the student defined
     kwargs: dict[str, object]  # numpy arrays and Python scalars, sent as data
-    label: str = ""
 
 
 @dataclass
@@ -1509,12 +1508,12 @@ class _FrameReader:
                 raise _ChannelError("message too large")
             if len(self.buffer) < 4 + length:
                 break
-            body = bytes(self.buffer[4 : 4 + length])
+            body = self.buffer[4 : 4 + length]  # a copy already: json reads a bytearray
             del self.buffer[: 4 + length]
             yield _parse_json(body)
 
 
-def _parse_json(body: bytes) -> object:
+def _parse_json(body: bytes | bytearray) -> object:
     try:
         return json.loads(body, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError

@@ -9,7 +9,6 @@ student object, so a rigged ``__eq__`` or a monkeypatched numpy cannot reach it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,3 @@ class CallFailure:
     message: str
     line: int | None = None
     code: str | None = None
-
-
-# What a decoded value may be (documentation only: Python cannot spell the recursion simply).
-Value = Any

@@ -754,9 +754,7 @@ def test_calls_get_fresh_arrays_and_return_tuples() -> None:
         return t * scale, int(flags.sum()), n + 1
     """
     arguments = {"t": np.arange(3.0), "scale": 2, "flags": np.array([True, True]), "n": np.int64(4)}
-    outcome = run(
-        make_job(function, calls=(Call("f", arguments), Call("f", arguments, label="again"))), FAST
-    )
+    outcome = run(make_job(function, calls=(Call("f", arguments), Call("f", arguments))), FAST)
     first, second = outcome.snapshots["ex"].calls
     assert isinstance(first, tuple) and len(first) == 3
     assert first[0].tolist() == [0.0, 4.0, 8.0] and first[1:] == (2, 5)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cli import CommandError
+from ..report import number
 from ..results import CheckStatus, ExerciseResult, Status
 from . import autograder
 
@@ -151,7 +152,7 @@ def _output(grading: autograder.Grading, options: Options) -> str:
         # Gradescope hides the score field from a student while any test is hidden, so
         # the total, the one thing this assignment shows, is written out here.
         lines.append(
-            f"Score: {_points(grading.score)} of {_points(grading.max_score)} points. "
+            f"Score: {number(grading.score)} of {number(grading.max_score)} points. "
             "Feedback on each check is not shown for this assignment."
         )
         return "\n".join(lines)
@@ -173,10 +174,6 @@ def _withheld(exercise: ExerciseResult) -> str | None:
     count = f"{len(hidden)} hidden check{'s are' if len(hidden) > 1 else ' is'}"
     later = f"{count} shown after the due date."
     return f"{passed} of {len(shown)} visible checks passed; {later}" if shown else later
-
-
-def _points(value: float) -> str:
-    return f"{round(value, 2):g}"
 
 
 if __name__ == "__main__":
