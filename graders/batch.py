@@ -34,10 +34,8 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import shutil
 import sqlite3
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -45,7 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from . import archives, engine, sandbox
+from . import engine, sandbox
 from . import spec as specs_module
 from .archives import HandIn, Input, InputError, MemberError
 from .batch_reports import (
@@ -60,11 +58,10 @@ from .limits import LimitOverrides, limits_for
 from .records import StudentRecord
 from .results import SubmissionResult
 from .spec import Spec
-from .submission import Submission, SubmissionError, load
+from .submission import Submission, SubmissionError, from_bytes
 
 GRADEBOOK = "gradebook.sqlite"
 LOCK = ".batch.lock"
-SCRATCH_PREFIX = ".grading-scratch-"
 REPORT_SUFFIXES = (".json", ".html")  # each student's files, by write_student_files
 PROGRESS_SECONDS = 5.0  # plain progress lines at most this often (or every 10%)
 QUEUE_FACTOR = 2  # hand-ins waiting per grading slot: enough to keep every slot busy
@@ -325,20 +322,21 @@ class Batch:
         source: Input,
         gradebook: Gradebook,
         executor: LocalExecutor | DaskExecutor,
-        scratch: Path,
     ) -> int:
         progress = Progress(len(source.handins))
         pending: dict[cf.Future[Graded], Prepared] = {}
         try:
-            for number, handin in enumerate(source.handins):
+            for handin in source.handins:
                 self.seen.add(handin.key)
-                prepared = self._prepare(handin, source, scratch / str(number))
+                prepared, data = self._read(handin, source)
                 if self.args.resume and gradebook.is_current(
                     handin.key, prepared.fingerprint, self.spec_hash
                 ):
                     self._ensure_files(gradebook, handin.key)
                     progress.advance(graded=False)
                     continue
+                if data is not None:
+                    self._make_task(prepared, data)
                 if prepared.task is None:
                     self._finish(gradebook, prepared, Graded(None, prepared.problem, 0.0))
                     progress.advance(graded=True)
@@ -364,25 +362,30 @@ class Batch:
             self._finish(gradebook, pending.pop(future), future.result())
             progress.advance(graded=True)
 
-    def _prepare(self, handin: HandIn, source: Input, scratch: Path) -> Prepared:
-        """Read the chosen file, fingerprint the hand-in, load it for grading."""
+    def _read(self, handin: HandIn, source: Input) -> tuple[Prepared, bytes | None]:
+        """Read the chosen file and fingerprint the hand-in: all --resume needs to know
+        whether it was graded already (loading a notebook costs more than reading it)."""
         described = json.dumps(
             [handin.student, handin.files, handin.filename, handin.late, handin.lms, handin.notes]
         ).encode()
         digest = hashlib.sha256(described)
         if handin.chosen is None:
-            return Prepared(handin, digest.hexdigest(), problem=handin.problem)
+            return Prepared(handin, digest.hexdigest(), problem=handin.problem), None
         try:
             data = source.read(handin.chosen)
         except MemberError as exc:
-            return Prepared(handin, digest.hexdigest(), problem=str(exc))
+            return Prepared(handin, digest.hexdigest(), problem=str(exc)), None
         digest.update(data)
-        prepared = Prepared(handin, digest.hexdigest())
+        return Prepared(handin, digest.hexdigest()), data
+
+    def _make_task(self, prepared: Prepared, data: bytes) -> None:
+        """Load the hand-in for grading: its task, or the problem that stops it."""
+        handin = prepared.handin
         try:
-            submission = _load(data, handin, scratch)
+            submission = from_bytes(Path(handin.filename), data)
         except SubmissionError as exc:
             prepared.problem = str(exc)
-            return prepared
+            return
         specs = self.specs
         if submission.kind == "answer":
             specs = [spec for spec in specs if spec.kind == "expression"]
@@ -392,10 +395,9 @@ class Batch:
                     f"{handin.filename} is a typed answer (.txt), which only an expression "
                     f"exercise takes; the batch grades {chosen}"
                 )
-                return prepared
+                return
         answered_only = submission.kind == "code" and not self.args.exercise
         prepared.task = GradeTask(handin.key, submission, specs, self.overrides, answered_only)
-        return prepared
 
     def _finish(self, gradebook: Gradebook, prepared: Prepared, graded: Graded) -> None:
         """Commit the row first (the grade is safe), then write the student's files."""
@@ -467,22 +469,6 @@ def closing_line(gradebook: Gradebook, progress: Progress, elapsed: float) -> st
     return f"{total} students: {by_status}; graded {progress.graded} in {elapsed:.1f} s{already}"
 
 
-def _load(data: bytes, handin: HandIn, scratch: Path) -> Submission:
-    """Load the hand-in from a private copy, named as the student named it."""
-    scratch.mkdir(mode=0o700)
-    name = Path(handin.filename)
-    path = scratch / (archives.safe_key(name.stem) + name.suffix)
-    path.write_bytes(data)
-    try:
-        submission = load(path)
-    except SubmissionError as exc:
-        # The message names our private copy; the student knows their file by its name.
-        raise SubmissionError(str(exc).replace(str(path), handin.filename)) from None
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return Submission(None, handin.filename, submission.kind, submission.cells, submission.answer)
-
-
 def spec_hash(specs: Sequence[Spec], course: Path, overrides: LimitOverrides) -> str:
     """What the grades depend on besides the hand-in: specs, references, limits."""
     digest = hashlib.sha256(repr(overrides).encode())
@@ -515,8 +501,8 @@ def run_batch(args: argparse.Namespace) -> int:
         more = len(source.warnings) - len(shown)
         for warning in [*shown, *([f"... and {more} more refused entries"] if more else [])]:
             _say(f"warning: {warning}")
-        with _gradebook(args) as gradebook, _executor(args) as executor, _scratch(args.out) as tmp:
-            return Batch(args, specs, overrides).run(source, gradebook, executor, tmp)
+        with _gradebook(args) as gradebook, _executor(args) as executor:
+            return Batch(args, specs, overrides).run(source, gradebook, executor)
 
 
 @contextlib.contextmanager
@@ -583,16 +569,3 @@ def _executor(args: argparse.Namespace) -> Iterator[LocalExecutor | DaskExecutor
         yield executor
     finally:
         executor.close()
-
-
-@contextlib.contextmanager
-def _scratch(out: Path) -> Iterator[Path]:
-    """A private folder under DIR for the hand-in being loaded; leftovers of a killed batch
-    (only ever its own copies) are cleared first."""
-    for stale in out.glob(f"{SCRATCH_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=out))
-    try:
-        yield folder
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)

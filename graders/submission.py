@@ -67,12 +67,17 @@ class Submission:
 
 def load(path: Path) -> Submission:
     """Read a hand-in, choosing how by its suffix: .py code, .ipynb notebook, .txt typed answer."""
-    kind = _KINDS.get(path.suffix.lower())
-    if kind is None:
-        raise _error(
-            path, "unsupported kind of file: hand in a .py file, a .ipynb notebook or a .txt answer"
-        )
-    text = _decode(path, _read_bytes(path))
+    _kind(path)  # refused before it is read
+    return from_bytes(path, _read_bytes(path))
+
+
+def from_bytes(path: Path, data: bytes) -> Submission:
+    """A hand-in already read (from an archive, say): ``path`` names it in messages and
+    tracebacks, and its suffix says what kind it is."""
+    kind = _kind(path)
+    if len(data) > MAX_BYTES:
+        raise _error(path, f"too large: the limit is {MAX_BYTES / 2**20:g} MB")
+    text = _decode(path, data)
     if kind == "answer":
         return Submission(path, path.name, kind, (), _normalise_newlines(text).strip())
     if kind == "notebook":
@@ -80,6 +85,15 @@ def load(path: Path) -> Submission:
     else:
         cells = (CodeCell(0, neutralise_magics(_normalise_newlines(text)), path.name),)
     return Submission(path, path.name, kind, cells, None)
+
+
+def _kind(path: Path) -> str:
+    kind = _KINDS.get(path.suffix.lower())
+    if kind is None:
+        raise _error(
+            path, "unsupported kind of file: hand in a .py file, a .ipynb notebook or a .txt answer"
+        )
+    return kind
 
 
 def from_answer(text: str) -> Submission:
@@ -214,7 +228,7 @@ def _usable(notebook: NotebookNode) -> bool:
 
 
 def _read_bytes(path: Path) -> bytes:
-    """The file's bytes, refusing files over MAX_BYTES without reading them whole."""
+    """The file's bytes, at most one more than MAX_BYTES (enough to refuse it as too large)."""
     try:
         with path.open("rb") as file:
             data = file.read(MAX_BYTES + 1)
@@ -226,8 +240,6 @@ def _read_bytes(path: Path) -> bytes:
         raise _error(path, "permission denied: the file cannot be read") from None
     except OSError as err:
         raise _error(path, f"cannot be read ({err.strerror or err})") from None
-    if len(data) > MAX_BYTES:
-        raise _error(path, f"too large: the limit is {MAX_BYTES / 2**20:g} MB")
     return data
 
 
