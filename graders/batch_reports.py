@@ -427,8 +427,9 @@ def _gradebook_rows(records: list[StudentRecord], specs: list[Spec]) -> Iterator
 
 
 def _canvas_rows(records: list[StudentRecord], specs: list[Spec]) -> Iterator[list[str]]:
-    title = _first_lms(records, "assignment_title") or _course_title(specs)
-    assignment_id = _first_lms(records, "assignment_id")
+    assignment = _first_lms(records, ("assignment_title", "assignment_id"))
+    title = assignment.get("assignment_title") or _course_title(specs)
+    assignment_id = assignment.get("assignment_id")
     yield [*_CANVAS_STUDENT_COLUMNS, f"{title} ({assignment_id})" if assignment_id else title]
     yield [_CANVAS_POINTS_POSSIBLE, "", "", "", "", report.number(_max_points(specs))]
     for record in records:
@@ -437,8 +438,14 @@ def _canvas_rows(records: list[StudentRecord], specs: list[Spec]) -> Iterator[li
         yield [record.student, *ids, _points(_total(record, specs))]
 
 
-def _first_lms(records: list[StudentRecord], key: str) -> str:
-    return next((record.lms[key] for record in records if record.lms.get(key)), "")
+def _first_lms(records: list[StudentRecord], keys: tuple[str, ...]) -> dict[str, str]:
+    """The first value each key has in some record's LMS data, in one pass over the class."""
+    found: dict[str, str] = {}
+    for record in records:
+        found |= {key: record.lms[key] for key in keys if key not in found and record.lms.get(key)}
+        if len(found) == len(keys):
+            break
+    return found
 
 
 def _course_title(specs: list[Spec]) -> str:
