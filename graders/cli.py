@@ -117,11 +117,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         return _fail("interrupted")
     except Exception as exc:  # a grader bug must still not show the user a traceback
-        from .engine import SetupError, UsageError
-        from .reference import ReferenceError
-        from .sandbox import SandboxUnavailable
+        from .engine import GRADING_ERRORS
 
-        if isinstance(exc, (UsageError, SetupError, ReferenceError, SandboxUnavailable)):
+        if isinstance(exc, GRADING_ERRORS):
             return _fail(str(exc))
         return _fail(f"internal error: {type(exc).__name__}: {exc}")
 

@@ -16,7 +16,7 @@ from . import sandbox
 from .compare import Case, Tolerance, compare_numeric
 from .expressions import ExpressionMistake, compare_expression
 from .limits import LimitOverrides, limits_for
-from .reference import ReferenceCase, given_values, reference_cases
+from .reference import ReferenceCase, ReferenceError, given_values, reference_cases
 from .results import (
     CheckResult,
     CheckStatus,
@@ -25,8 +25,8 @@ from .results import (
     Status,
     SubmissionResult,
 )
-from .spec import Check, Spec
-from .submission import Submission
+from .spec import Check, Spec, SpecError
+from .submission import Submission, SubmissionError
 from .values import CallFailure, Placeholder
 
 WEAKER_ISOLATION = (
@@ -41,6 +41,18 @@ class SetupError(Exception):
 
 class UsageError(Exception):
     """The request cannot be carried out (e.g. a typed answer for a code exercise)."""
+
+
+# What stops a grading with a message for its user (a bad spec, an unreadable hand-in, a
+# missing sandbox, ...): anything else raised while grading is a bug of the grader's.
+GRADING_ERRORS = (
+    SpecError,
+    SubmissionError,
+    UsageError,
+    SetupError,
+    ReferenceError,
+    sandbox.SandboxUnavailable,
+)
 
 
 def build_job(

@@ -24,11 +24,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import engine, report
-from .reference import ReferenceError
 from .results import SubmissionResult
-from .sandbox import SandboxUnavailable, assigned_names
-from .spec import DEFAULT_COURSE, Spec, SpecError, find
-from .submission import CodeCell, Submission, SubmissionError, from_answer, load, neutralise_magics
+from .sandbox import assigned_names
+from .spec import DEFAULT_COURSE, Spec, find
+from .submission import CodeCell, Submission, from_answer, load, neutralise_magics
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import InteractiveShell
@@ -53,15 +52,6 @@ _RULE = re.compile(r"([^{}]+)\{")
 # Notebook front-ends right-align table cells (for data frames) with two-class selectors:
 # the report's text goes back to the left; its own rules, later and as specific, still win.
 _HOST_RESET = f".{_SCOPE}.{_SCOPE} td {{ text-align: left; }}"
-
-_GRADING_ERRORS = (
-    SpecError,
-    SubmissionError,
-    engine.UsageError,
-    engine.SetupError,
-    ReferenceError,
-    SandboxUnavailable,
-)
 
 
 class CheckError(Exception):
@@ -125,7 +115,7 @@ def check(
         spec = find(exercise, Path(course))
         replay = _replay(spec, answer, source_file, caller)
         result = engine.grade(replay.submission, [spec])
-    except _GRADING_ERRORS as exc:
+    except engine.GRADING_ERRORS as exc:
         raise CheckError(str(exc)) from None
     finally:
         del caller  # a frame kept alive keeps the whole cell's namespace alive
