@@ -487,13 +487,8 @@ class _Pipes:
                             return "channel_error"
                         if protocol.done:
                             return "finished"
-                    else:
-                        data = _read(key.fd)
-                        if data == b"":
-                            selector.unregister(key.fd)
-                            del self.streams[key.fd]
-                        elif data and not self.output.add(self.streams[key.fd], data):
-                            return "output_limit"
+                    elif not self._gather(selector, key.fd):
+                        return "output_limit"
 
     def _feed(self, pending: memoryview) -> memoryview:
         assert self.stdin is not None
@@ -517,12 +512,16 @@ class _Pipes:
                 selector.register(fd, selectors.EVENT_READ)
             while self.streams and (timeout := until - time.monotonic()) > 0:
                 for key, _ in selector.select(timeout):
-                    data = _read(key.fd)
-                    if data:
-                        self.output.add(self.streams[key.fd], data)
-                    elif data == b"":
-                        selector.unregister(key.fd)
-                        del self.streams[key.fd]
+                    self._gather(selector, key.fd)  # past the limit: the run is over anyway
+
+    def _gather(self, selector: selectors.BaseSelector, fd: int) -> bool:
+        """Read what an output stream has (forgetting it once it ended); False once the
+        output is past its stopping point."""
+        data = _read(fd)
+        if data == b"":
+            selector.unregister(fd)
+            del self.streams[fd]
+        return not data or self.output.add(self.streams[fd], data)
 
     def _close_pipes(self) -> None:
         self._close_stdin()
