@@ -619,14 +619,18 @@ class Zygote:
         """
         home = os.environ["HOME"]
         if self.isolated:
-            options = f"size={self.scratch_bytes},mode=0755"
-            self.kernel.mount("tmpfs", home, "tmpfs", MS_NOSUID | MS_NODEV, options)
+            self.mount_scratch(home)
         for name in self.modules:
             import_or_forget(name)
         if len(os.listdir("/proc/self/task")) > 1:
             # A fork copies only the forking thread: a job would inherit the others' locks.
             raise SystemExit(f"importing {', '.join(self.modules)} started a thread")
         self.home_dirs = [os.path.relpath(path, home) for path, _, _ in os.walk(home)][1:]
+
+    def mount_scratch(self, path: str) -> None:
+        """A fresh, size-bounded tmpfs at ``path`` (in this process's mount namespace)."""
+        options = f"size={self.scratch_bytes},mode=0755"
+        self.kernel.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
 
     def rehearse(self) -> None:
         """Confine a child as a job's would be, once: where the kernel refuses (nested
@@ -726,8 +730,7 @@ class Zygote:
         kernel = self.kernel
         kernel.unshare(CLONE_NEWNS | CLONE_NEWIPC)  # ipc: no SysV object outlives the job
         kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing of ours shows elsewhere
-        options = f"size={self.scratch_bytes},mode=0755"
-        kernel.mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, options)
+        self.mount_scratch(scratch)
         kernel.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         # Read-only, as in a one-off sandbox: writing most sysctls takes only uid 0, which
         # is the host's uid 0, and the worker's network and uts namespaces are shared by
