@@ -30,7 +30,7 @@ def limits_for(specs: Sequence[Spec], submission: Submission, overrides: LimitOv
     cell_default, total_default = DEFAULT_SECONDS[kind]
     cell = max((s.limits.cell_seconds or cell_default for s in specs), default=cell_default)
     total = max((s.limits.total_seconds or total_default for s in specs), default=total_default)
-    memory = max((s.limits.memory_mb or Limits.memory_mb for s in specs), default=1024)
+    memory = max((s.limits.memory_mb or Limits.memory_mb for s in specs), default=Limits.memory_mb)
     if overrides.total_seconds is not None:
         total = overrides.total_seconds
         cell = min(cell, total)

@@ -41,8 +41,13 @@ def _evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -
 
 
 def given_values(spec: Spec) -> dict[str, Any]:
+    return _scope(spec, spec.given)
+
+
+def _scope(spec: Spec, values: dict[str, GivenValue]) -> dict[str, Any]:
+    """Each value evaluated in order, seeing those before it."""
     scope: dict[str, Any] = {}
-    for name, value in spec.given.items():
+    for name, value in values.items():
         scope[name] = _evaluate(spec, name, value, scope)
     return scope
 
@@ -90,9 +95,7 @@ def function_inputs(spec: Spec) -> list[tuple[str, dict[str, Any]]]:
 
 def _resolve(spec: Spec, parameters: dict[str, GivenValue]) -> dict[str, Any]:
     assert spec.function is not None
-    scope: dict[str, Any] = {}
-    for name, value in parameters.items():
-        scope[name] = _evaluate(spec, name, value, scope)
+    scope = _scope(spec, parameters)
     return {name: scope[name] for name in spec.function.arguments}
 
 
@@ -117,16 +120,17 @@ def describe_value(value: Any) -> str:
 def reference_cases(spec: Spec) -> list[ReferenceCase]:
     """Expected values and every listed mistake's values, per call (one case for values)."""
     namespace = reference_namespace(spec)
+    given = given_values(spec)
     if spec.function is None:
         expected = {check.name: _expected(spec, check, namespace) for check in spec.checks}
-        scope = {**given_values(spec), **expected}
+        scope = {**given, **expected}
         return [ReferenceCase("", {}, expected, _mistake_values(spec, scope))]
     function = namespace[spec.function.name]
     cases = []
     for label, kwargs in function_inputs(spec):
         outputs = function(**kwargs)
         expected = dict(zip(spec.function.returns, outputs, strict=True))
-        scope = {**given_values(spec), **kwargs, **expected}
+        scope = {**given, **kwargs, **expected}
         cases.append(ReferenceCase(label, kwargs, expected, _mistake_values(spec, scope)))
     return cases
 
