@@ -26,7 +26,7 @@ from .results import (
     SubmissionResult,
 )
 from .spec import Check, Spec, SpecError
-from .submission import Submission, SubmissionError
+from .submission import CodeCell, Submission, SubmissionError
 from .values import CallFailure, Placeholder
 
 WEAKER_ISOLATION = (
@@ -412,8 +412,13 @@ def _cell_problem(
     return None
 
 
+def _handed_in(submission: Submission, cell: sandbox.CellReport) -> CodeCell | None:
+    """The submitted cell a run's cell report is about."""
+    return next((c for c in submission.cells if c.index == cell.index), None)
+
+
 def _where(submission: Submission, cell: sandbox.CellReport) -> str:
-    source = next((c for c in submission.cells if c.index == cell.index), None)
+    source = _handed_in(submission, cell)
     if submission.kind == "notebook" and source is not None:
         return f"{source.filename} of the notebook"
     return f"your code in {submission.name}"
@@ -436,8 +441,8 @@ def _syntax_error_mentioning(
 
 def _typed_below(submission: Submission, cell: sandbox.CellReport, names: set[str]) -> list[str]:
     """Answers written (not left as `...`) after the line that raised: they never ran."""
-    source = next((c.source for c in submission.cells if c.index == cell.index), "")
-    below = source.splitlines()[cell.line or 0 :]
+    handed_in = _handed_in(submission, cell)
+    below = handed_in.source.splitlines()[cell.line or 0 :] if handed_in else []
     typed = []
     for line in below:
         match = re.match(r"\s*([A-Za-z_]\w*)\s*=(?!=)\s*(.*)$", line)
