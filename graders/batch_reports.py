@@ -455,7 +455,7 @@ def _course_title(specs: list[Spec]) -> str:
 
 
 def _max_points(specs: list[Spec]) -> float:
-    return sum(check.points for spec in specs for check in spec.checks)
+    return sum(spec.max_score for spec in specs)
 
 
 def _scores(record: StudentRecord, specs: list[Spec]) -> dict[str, float]:

@@ -163,7 +163,7 @@ def _list(as_json: bool, course: Path) -> int:
             "title": spec.title,
             "source": spec.source,
             "answers": spec.answer_names,
-            "max_score": sum(check.points for check in spec.checks),
+            "max_score": spec.max_score,
         }
         for spec in specs
     ]

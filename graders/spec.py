@@ -30,6 +30,7 @@ from pydantic import (
 DEFAULT_COURSE = Path(__file__).resolve().parent.parent
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
+EXERCISE_ID = r"^[a-z][a-z0-9_]*$"  # also a file name: exercises/<id>.yaml, reference/<id>.py
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 # A given value or input parameter: a number, or a Python expression over np and earlier names.
 GivenValue = float | int | str
@@ -119,7 +120,7 @@ class Limits(Strict):
 
 
 class Spec(Strict):
-    id: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    id: Annotated[str, Field(pattern=EXERCISE_ID)]
     title: str = Field(min_length=1)
     source: str = Field(min_length=1)
     prompt: str = Field(min_length=1)
@@ -175,6 +176,10 @@ class Spec(Strict):
         if any(check.compare == "expression" for check in self.checks):
             return "expression"
         return "values"
+
+    @property
+    def max_score(self) -> float:
+        return sum(check.points for check in self.checks)
 
     @property
     def answer_names(self) -> list[str]:
@@ -268,7 +273,7 @@ def load_specs(course: Path = DEFAULT_COURSE, exercise_ids: Sequence[str] = ()) 
 
 def find(exercise_id: str, course: Path = DEFAULT_COURSE) -> Spec:
     path = course / "exercises" / f"{exercise_id}.yaml"
-    if not re.match(r"^[a-z][a-z0-9_]*$", exercise_id) or not path.is_file():
+    if not re.match(EXERCISE_ID, exercise_id) or not path.is_file():
         known = ", ".join(path.stem for path in spec_paths(course)) or "none"
         raise SpecError(f"unknown exercise '{exercise_id}' (known: {known})")
     return load_spec(path)

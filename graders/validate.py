@@ -16,9 +16,15 @@ from typing import Any
 import numpy as np
 
 from . import engine
-from .reference import ReferenceCase, ReferenceError, function_inputs, reference_cases
+from .reference import (
+    ReferenceCase,
+    ReferenceError,
+    function_inputs,
+    reference_cases,
+    reference_namespace,
+)
 from .results import Status
-from .spec import DEFAULT_COURSE, Spec, SpecError, find, load_all
+from .spec import DEFAULT_COURSE, Check, Spec, SpecError, find, load_all
 from .submission import Submission, SubmissionError, from_answer, load
 
 
@@ -66,7 +72,7 @@ def prove(spec: Spec) -> tuple[list[str], str]:
     for check in spec.checks:
         for mistake in check.mistakes:
             mistakes += 1
-            problem = _mistake_recognised(spec, check.name, mistake.id, cases)
+            problem = _mistake_recognised(spec, check, mistake.id, cases)
             if problem:
                 problems.append(problem)
     problems += _inputs_reproducible(spec)
@@ -91,16 +97,14 @@ def _reference_passes(spec: Spec) -> list[str]:
 
 def _reference_submission(spec: Spec) -> Submission:
     if spec.kind == "expression":
-        from .reference import reference_namespace
-
         return from_answer(str(reference_namespace(spec)[spec.checks[0].name]))
     return load(spec.reference_path)
 
 
 def _mistake_recognised(
-    spec: Spec, check_name: str, mistake_id: str, cases: list[ReferenceCase]
+    spec: Spec, check: Check, mistake_id: str, cases: list[ReferenceCase]
 ) -> str | None:
-    check = next(c for c in spec.checks if c.name == check_name)
+    check_name = check.name
     wrong: list[Any] = [case.mistakes[check_name][mistake_id] for case in cases]
     comparison = engine.compare_check(spec, check, wrong if spec.function else wrong[0], cases)
     if comparison.passed:
