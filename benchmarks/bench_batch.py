@@ -3,7 +3,7 @@
 
 1. Throughput: N numeric `.py` hand-ins (product_rule_alpha, right and wrong) with 2 workers.
 2. Notebooks: copies of the real tutorial notebook (the instructor version, read from
-   ../shared/fixtures at run time) with 2 workers.
+   tests/fixtures) with 2 workers.
 3. Memory: the batch process's peak RSS for a small and a large class of tiny hand-ins
    (`.py` through the sandbox; typed `.txt` answers, which need no sandbox, for a class
    large enough to show whether memory grows with it).
@@ -28,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOK = REPO.parent / "shared" / "fixtures" / "W0D4_Tutorial1_instructor.ipynb"
+NOTEBOOK = REPO / "tests" / "fixtures" / "W0D4_Tutorial1_instructor.ipynb"
 SOURCES = [
     (REPO / "examples" / "product_rule_correct.py").read_text(),
     (REPO / "examples" / "product_rule_chain_rule_forgotten.py").read_text(),

@@ -14,7 +14,8 @@ from graders import engine, sandbox, spec, submission
 from graders.results import SubmissionResult
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"
+SCHEMAS = FIXTURES / "schemas"
 STUDENT_NOTEBOOK = FIXTURES / "W0D4_Tutorial1_student.ipynb"
 INSTRUCTOR_NOTEBOOK = FIXTURES / "W0D4_Tutorial1_instructor.ipynb"
 

@@ -22,10 +22,9 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from conftest import REPO, require_bubblewrap, run_cli
+from conftest import REPO, SCHEMAS, require_bubblewrap, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCHEMA = json.loads((SHARED / "schemas" / "gradescope-results.schema.json").read_text())
+SCHEMA = json.loads((SCHEMAS / "gradescope-results.schema.json").read_text())
 EXAMPLES = REPO / "examples"
 METADATA = {
     "id": 123456,

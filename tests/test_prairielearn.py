@@ -20,10 +20,9 @@ from pathlib import Path
 import pytest
 from test_gradescope import HOSTILE, validated
 
-from conftest import REPO, require_bubblewrap, run_cli
+from conftest import REPO, SCHEMAS, require_bubblewrap, run_cli
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
-SCHEMA = json.loads((SHARED / "schemas" / "prairielearn-results.schema.json").read_text())
+SCHEMA = json.loads((SCHEMAS / "prairielearn-results.schema.json").read_text())
 EXAMPLES = REPO / "examples"
 GRADING_OPTIONS = {
     "image",

@@ -12,9 +12,9 @@ import pytest
 from graders import submission
 from graders.submission import SubmissionError, from_answer, load, neutralise_magics
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
-STUDENT = FIXTURES / "W0D4_Tutorial1_student.ipynb"
-INSTRUCTOR = FIXTURES / "W0D4_Tutorial1_instructor.ipynb"
+from conftest import INSTRUCTOR_NOTEBOOK as INSTRUCTOR
+from conftest import STUDENT_NOTEBOOK as STUDENT
+
 
 
 def _notebook(*cells: dict, nbformat_minor: int = 5) -> str:
