@@ -9,12 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from graders import submission
-from graders.submission import SubmissionError, from_answer, load, neutralise_magics
-
 from conftest import INSTRUCTOR_NOTEBOOK as INSTRUCTOR
 from conftest import STUDENT_NOTEBOOK as STUDENT
-
+from graders import submission
+from graders.submission import SubmissionError, from_answer, load, neutralise_magics
 
 
 def _notebook(*cells: dict, nbformat_minor: int = 5) -> str:
