@@ -296,6 +296,45 @@ def test_a_link_to_the_reference_is_not_graded_as_the_students_work(
     assert "Ignored cell.py: it is a link, not an uploaded file." in results["output"]
 
 
+# Eight guesses at chain_rule's dr_da, one file each; GUESSES[3] is the right answer.
+GUESSES = [
+    "e^(a^4+1)",
+    "4a^3",
+    "a^4 e^(a^4+1)",
+    "4a^3 e^(a^4+1)",
+    "4a^3 e^(a^4)",
+    "3a^2 e^(a^4+1)",
+    "4a^4 e^(a^4+1)",
+    "e^(4a^3)",
+]
+
+
+def guesses(right: bool) -> dict[str, str]:
+    """One file per guess; without the right one, a ninth wrong guess stands in for it."""
+    answers = [*GUESSES]
+    if not right:
+        answers[3] = "2a^3 e^(a^4+1)"
+    return {f"guess{i}.txt": answer for i, answer in enumerate(answers)}
+
+
+@pytest.mark.parametrize(
+    "options", [(), ("--hidden-until-due",), ("--total-only",)], ids=["visible", "due", "total"]
+)
+def test_a_hostile_upload_of_guesses_scores_0_and_does_not_tell_which_was_right(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    autograder = export(tmp_path / "a.zip", "--exercise", "chain_rule", *options)
+    with_right = grade(autograder, tmp_path / "right", guesses(right=True))
+    all_wrong = grade(autograder, tmp_path / "wrong", guesses(right=False))
+    assert with_right["score"] == 0
+    names = ", ".join(f"guess{i}.txt" for i in range(8))
+    assert f"Not graded: chain_rule, which 8 files answer ({names})." in with_right["output"]
+    assert "upload one answer per exercise" in with_right["output"]
+    # Everything but the run time is the same, whether or not the right answer was there.
+    del with_right["execution_time"], all_wrong["execution_time"]
+    assert with_right == all_wrong
+
+
 def test_two_files_are_each_graded_for_the_exercise_they_answer(
     two_zip: Path, tmp_path: Path
 ) -> None:
@@ -311,7 +350,7 @@ def test_two_files_are_each_graded_for_the_exercise_they_answer(
     )
 
 
-def test_of_two_files_answering_one_exercise_the_better_counts(
+def test_two_files_answering_one_exercise_are_refused_and_named(
     product_zip: Path, tmp_path: Path
 ) -> None:
     uploads = {
@@ -319,9 +358,12 @@ def test_of_two_files_answering_one_exercise_the_better_counts(
         "old.py": EXAMPLES / "product_rule_chain_rule_forgotten.py",
     }
     results = grade(product_zip, tmp_path, uploads)
-    assert results["score"] == 3
-    assert "Graded new.py for product_rule_alpha." in results["output"]
-    assert "Not used: old.py (another file scored at least as well)." in results["output"]
+    assert results["score"] == 0
+    assert all(test["score"] == 0 for test in results["tests"])
+    refusal = "2 uploaded files answer this exercise (new.py, old.py), so none of them was graded"
+    assert refusal in results["output"]
+    assert "upload one answer per exercise" in results["output"]
+    assert refusal in checks_by_name(results)["product_rule_alpha: dv_dt"]["output"]
 
 
 def test_a_notebook_is_graded_and_loose_files_beside_it_are_not(
