@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,8 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from conftest import REPO, SCHEMAS, require_bubblewrap, run_cli
+from graders.lms import autograder, gradescope
+from graders.spec import load_specs
 
 SCHEMA = json.loads((SCHEMAS / "gradescope-results.schema.json").read_text())
 EXAMPLES = REPO / "examples"
@@ -145,6 +148,7 @@ def hidden_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = yaml.safe_load((REPO / "exercises" / "product_rule_alpha.yaml").read_text())
     for check in spec["checks"]:
         check["hidden"] = check["name"] == "df_dt"
+    spec["limits"] = {"cell_seconds": 3, "total_seconds": 20}  # a time-out comes quickly
     (course / "exercises" / "product_rule_alpha.yaml").write_text(
         yaml.safe_dump(spec, sort_keys=False)
     )
@@ -413,6 +417,52 @@ def test_hidden_until_due_shows_hidden_checks_after_the_due_date_only(
     expected = "1 of 2 visible checks passed; 1 hidden check is shown after the due date."
     assert expected in results["output"]
     assert "of 3 checks" not in results["output"]
+
+
+# Answers to the product rule with the visible checks right; each ends as a status says.
+VISIBLE_RIGHT = "du_dt = 1\ndv_dt = -1 / tau * np.exp(-t / tau)\n"
+ENDINGS = {
+    "passed_or_failed": "",
+    "error": "raise RuntimeError('stopped')\n",
+    "timeout": "while True:\n    pass\n",
+    "memory_limit": "raise MemoryError\n",
+    "not_attempted": "raise NotImplementedError\n",
+}
+
+
+def seen_before_due(results: dict) -> list[str]:
+    """Every text and number a student sees before the due date, but for the total that
+    --total-only shows on purpose (it is the grade, hidden checks included)."""
+    visible = [test for test in results["tests"] if test["visibility"] == "visible"]
+    output = re.sub(r"Score: \d+ of 3 points\.", "Score: (the grade)", results["output"])
+    return [output, *(json.dumps(test, sort_keys=True) for test in visible)]
+
+
+@pytest.mark.parametrize("option", ["--hidden-until-due", "--total-only"])
+@pytest.mark.parametrize("ending", ENDINGS, ids=list(ENDINGS))
+def test_what_is_shown_before_the_due_date_does_not_depend_on_hidden_checks(
+    hidden_course: Path, tmp_path: Path, option: str, ending: str
+) -> None:
+    require_bubblewrap()
+    options = gradescope.Options(
+        hidden_until_due=option == "--hidden-until-due", total_only=option == "--total-only"
+    )
+    specs = load_specs(hidden_course)
+    shown = []
+    for hidden_answer in ("u_t * dv_dt + v_t * du_dt", "u_t * dv_dt"):  # right, then wrong
+        folder = tmp_path / hidden_answer.replace(" ", "")
+        folder.mkdir()
+        code = VISIBLE_RIGHT + f"df_dt = {hidden_answer}\n" + ENDINGS[ending]
+        (folder / "cell.py").write_text(code)
+        grading = autograder.grade_upload(folder, specs)
+        shown.append(seen_before_due(gradescope.to_results(grading, options, 0.0)))
+    assert shown[0] == shown[1]
+    assert not [text for text in shown[0] if "of 3 checks" in text]
+    if option == "--hidden-until-due" and ending != "not_attempted":
+        assert (
+            "2 of 2 visible checks passed; 1 hidden check is shown after the due date."
+            in (shown[0][0])
+        )
 
 
 def test_total_only_hides_every_check_and_shows_the_total(
