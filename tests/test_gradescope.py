@@ -26,6 +26,7 @@ from jsonschema import Draft202012Validator
 from conftest import REPO, SCHEMAS, require_bubblewrap, run_cli
 from graders.lms import autograder, gradescope
 from graders.spec import load_specs
+from graders.submission import MAX_BYTES
 
 SCHEMA = json.loads((SCHEMAS / "gradescope-results.schema.json").read_text())
 EXAMPLES = REPO / "examples"
@@ -74,7 +75,7 @@ def export(out: Path, *options: str, course: Path | None = None) -> Path:
     return out
 
 
-def lay_out(autograder: Path, tmp_path: Path, uploads: dict[str, str | Path]) -> Path:
+def lay_out(autograder: Path, tmp_path: Path, uploads: dict[str, str | bytes | Path]) -> Path:
     """A folder laid out as Gradescope lays out /autograder, with the student's files."""
     root = tmp_path / "autograder"
     with zipfile.ZipFile(autograder) as archive:
@@ -87,8 +88,14 @@ def lay_out(autograder: Path, tmp_path: Path, uploads: dict[str, str | Path]) ->
     for name, content in uploads.items():
         path = root / "submission" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.read_bytes() if isinstance(content, Path) else content.encode())
+        path.write_bytes(content_of(content))
     return root
+
+
+def content_of(content: str | bytes | Path) -> bytes:
+    if isinstance(content, Path):
+        return content.read_bytes()
+    return content if isinstance(content, bytes) else content.encode()
 
 
 def run_autograder(root: Path, **env: str) -> dict:
@@ -107,7 +114,9 @@ def run_autograder(root: Path, **env: str) -> dict:
     return validated(root / "results" / "results.json", SCHEMA)
 
 
-def grade(autograder: Path, tmp_path: Path, uploads: dict[str, str | Path], **env: str) -> dict:
+def grade(
+    autograder: Path, tmp_path: Path, uploads: dict[str, str | bytes | Path], **env: str
+) -> dict:
     return run_autograder(lay_out(autograder, tmp_path, uploads), **env)
 
 
@@ -298,6 +307,28 @@ def test_a_link_to_the_reference_is_not_graded_as_the_students_work(
     results = run_autograder(root)
     assert results["score"] == 0
     assert "Ignored cell.py: it is a link, not an uploaded file." in results["output"]
+
+
+# File names that are not UTF-8, text no UTF-8 can encode, a file over the size limit.
+UNREADABLE: dict[str, str | bytes | Path] = {
+    os.fsdecode(b"caf\xe9/cell\xff.py"): (
+        b"du_dt = '\\udcff' * 3\nprint('\\ud800')\nraise RuntimeError('\\udcfe')\n"
+    ),
+    os.fsdecode(b"answer\xfe.txt"): b"4a^3 \xff e^(a^4+1)",
+    "big.py": b"#" * (MAX_BYTES + 1),
+}
+
+
+def test_unreadable_names_and_text_and_a_huge_file_still_get_valid_results(
+    two_zip: Path, tmp_path: Path
+) -> None:
+    results = grade(two_zip, tmp_path, UNREADABLE)
+    assert results["score"] == 0
+    assert "could not start" not in results["output"]
+    assert "Graded caf\ufffd/cell\ufffd.py." in results["output"]
+    assert "Could not read answer\ufffd.txt: not UTF-8 text" in results["output"]
+    assert "Could not read big.py: too large" in results["output"]
+    assert "raised UnicodeEncodeError" in results["output"]
 
 
 # Eight guesses at chain_rule's dr_da, one file each; GUESSES[3] is the right answer.
