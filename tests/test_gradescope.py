@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -23,6 +24,9 @@ import yaml
 from jsonschema import Draft202012Validator
 
 from conftest import REPO, SCHEMAS, require_bubblewrap, run_cli
+from graders.lms import autograder, gradescope
+from graders.spec import load_specs
+from graders.submission import MAX_BYTES
 
 SCHEMA = json.loads((SCHEMAS / "gradescope-results.schema.json").read_text())
 EXAMPLES = REPO / "examples"
@@ -71,7 +75,7 @@ def export(out: Path, *options: str, course: Path | None = None) -> Path:
     return out
 
 
-def lay_out(autograder: Path, tmp_path: Path, uploads: dict[str, str | Path]) -> Path:
+def lay_out(autograder: Path, tmp_path: Path, uploads: dict[str, str | bytes | Path]) -> Path:
     """A folder laid out as Gradescope lays out /autograder, with the student's files."""
     root = tmp_path / "autograder"
     with zipfile.ZipFile(autograder) as archive:
@@ -84,8 +88,14 @@ def lay_out(autograder: Path, tmp_path: Path, uploads: dict[str, str | Path]) ->
     for name, content in uploads.items():
         path = root / "submission" / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content.read_bytes() if isinstance(content, Path) else content.encode())
+        path.write_bytes(content_of(content))
     return root
+
+
+def content_of(content: str | bytes | Path) -> bytes:
+    if isinstance(content, Path):
+        return content.read_bytes()
+    return content if isinstance(content, bytes) else content.encode()
 
 
 def run_autograder(root: Path, **env: str) -> dict:
@@ -104,7 +114,9 @@ def run_autograder(root: Path, **env: str) -> dict:
     return validated(root / "results" / "results.json", SCHEMA)
 
 
-def grade(autograder: Path, tmp_path: Path, uploads: dict[str, str | Path], **env: str) -> dict:
+def grade(
+    autograder: Path, tmp_path: Path, uploads: dict[str, str | bytes | Path], **env: str
+) -> dict:
     return run_autograder(lay_out(autograder, tmp_path, uploads), **env)
 
 
@@ -145,6 +157,7 @@ def hidden_course(tmp_path_factory: pytest.TempPathFactory) -> Path:
     spec = yaml.safe_load((REPO / "exercises" / "product_rule_alpha.yaml").read_text())
     for check in spec["checks"]:
         check["hidden"] = check["name"] == "df_dt"
+    spec["limits"] = {"cell_seconds": 3, "total_seconds": 20}  # a time-out comes quickly
     (course / "exercises" / "product_rule_alpha.yaml").write_text(
         yaml.safe_dump(spec, sort_keys=False)
     )
@@ -296,6 +309,67 @@ def test_a_link_to_the_reference_is_not_graded_as_the_students_work(
     assert "Ignored cell.py: it is a link, not an uploaded file." in results["output"]
 
 
+# File names that are not UTF-8, text no UTF-8 can encode, a file over the size limit.
+UNREADABLE: dict[str, str | bytes | Path] = {
+    os.fsdecode(b"caf\xe9/cell\xff.py"): (
+        b"du_dt = '\\udcff' * 3\nprint('\\ud800')\nraise RuntimeError('\\udcfe')\n"
+    ),
+    os.fsdecode(b"answer\xfe.txt"): b"4a^3 \xff e^(a^4+1)",
+    "big.py": b"#" * (MAX_BYTES + 1),
+}
+
+
+def test_unreadable_names_and_text_and_a_huge_file_still_get_valid_results(
+    two_zip: Path, tmp_path: Path
+) -> None:
+    results = grade(two_zip, tmp_path, UNREADABLE)
+    assert results["score"] == 0
+    assert "could not start" not in results["output"]
+    assert "Graded caf\ufffd/cell\ufffd.py." in results["output"]
+    assert "Could not read answer\ufffd.txt: not UTF-8 text" in results["output"]
+    assert "Could not read big.py: too large" in results["output"]
+    assert "raised UnicodeEncodeError" in results["output"]
+
+
+# Eight guesses at chain_rule's dr_da, one file each; GUESSES[3] is the right answer.
+GUESSES = [
+    "e^(a^4+1)",
+    "4a^3",
+    "a^4 e^(a^4+1)",
+    "4a^3 e^(a^4+1)",
+    "4a^3 e^(a^4)",
+    "3a^2 e^(a^4+1)",
+    "4a^4 e^(a^4+1)",
+    "e^(4a^3)",
+]
+
+
+def guesses(right: bool) -> dict[str, str]:
+    """One file per guess; without the right one, a ninth wrong guess stands in for it."""
+    answers = [*GUESSES]
+    if not right:
+        answers[3] = "2a^3 e^(a^4+1)"
+    return {f"guess{i}.txt": answer for i, answer in enumerate(answers)}
+
+
+@pytest.mark.parametrize(
+    "options", [(), ("--hidden-until-due",), ("--total-only",)], ids=["visible", "due", "total"]
+)
+def test_a_hostile_upload_of_guesses_scores_0_and_does_not_tell_which_was_right(
+    tmp_path: Path, options: tuple[str, ...]
+) -> None:
+    autograder = export(tmp_path / "a.zip", "--exercise", "chain_rule", *options)
+    with_right = grade(autograder, tmp_path / "right", guesses(right=True))
+    all_wrong = grade(autograder, tmp_path / "wrong", guesses(right=False))
+    assert with_right["score"] == 0
+    names = ", ".join(f"guess{i}.txt" for i in range(8))
+    assert f"Not graded: chain_rule, which 8 files answer ({names})." in with_right["output"]
+    assert "upload one answer per exercise" in with_right["output"]
+    # Everything but the run time is the same, whether or not the right answer was there.
+    del with_right["execution_time"], all_wrong["execution_time"]
+    assert with_right == all_wrong
+
+
 def test_two_files_are_each_graded_for_the_exercise_they_answer(
     two_zip: Path, tmp_path: Path
 ) -> None:
@@ -311,7 +385,7 @@ def test_two_files_are_each_graded_for_the_exercise_they_answer(
     )
 
 
-def test_of_two_files_answering_one_exercise_the_better_counts(
+def test_two_files_answering_one_exercise_are_refused_and_named(
     product_zip: Path, tmp_path: Path
 ) -> None:
     uploads = {
@@ -319,9 +393,12 @@ def test_of_two_files_answering_one_exercise_the_better_counts(
         "old.py": EXAMPLES / "product_rule_chain_rule_forgotten.py",
     }
     results = grade(product_zip, tmp_path, uploads)
-    assert results["score"] == 3
-    assert "Graded new.py for product_rule_alpha." in results["output"]
-    assert "Not used: old.py (another file scored at least as well)." in results["output"]
+    assert results["score"] == 0
+    assert all(test["score"] == 0 for test in results["tests"])
+    refusal = "2 uploaded files answer this exercise (new.py, old.py), so none of them was graded"
+    assert refusal in results["output"]
+    assert "upload one answer per exercise" in results["output"]
+    assert refusal in checks_by_name(results)["product_rule_alpha: dv_dt"]["output"]
 
 
 def test_a_notebook_is_graded_and_loose_files_beside_it_are_not(
@@ -371,6 +448,52 @@ def test_hidden_until_due_shows_hidden_checks_after_the_due_date_only(
     expected = "1 of 2 visible checks passed; 1 hidden check is shown after the due date."
     assert expected in results["output"]
     assert "of 3 checks" not in results["output"]
+
+
+# Answers to the product rule with the visible checks right; each ends as a status says.
+VISIBLE_RIGHT = "du_dt = 1\ndv_dt = -1 / tau * np.exp(-t / tau)\n"
+ENDINGS = {
+    "passed_or_failed": "",
+    "error": "raise RuntimeError('stopped')\n",
+    "timeout": "while True:\n    pass\n",
+    "memory_limit": "raise MemoryError\n",
+    "not_attempted": "raise NotImplementedError\n",
+}
+
+
+def seen_before_due(results: dict) -> list[str]:
+    """Every text and number a student sees before the due date, but for the total that
+    --total-only shows on purpose (it is the grade, hidden checks included)."""
+    visible = [test for test in results["tests"] if test["visibility"] == "visible"]
+    output = re.sub(r"Score: \d+ of 3 points\.", "Score: (the grade)", results["output"])
+    return [output, *(json.dumps(test, sort_keys=True) for test in visible)]
+
+
+@pytest.mark.parametrize("option", ["--hidden-until-due", "--total-only"])
+@pytest.mark.parametrize("ending", ENDINGS, ids=list(ENDINGS))
+def test_what_is_shown_before_the_due_date_does_not_depend_on_hidden_checks(
+    hidden_course: Path, tmp_path: Path, option: str, ending: str
+) -> None:
+    require_bubblewrap()
+    options = gradescope.Options(
+        hidden_until_due=option == "--hidden-until-due", total_only=option == "--total-only"
+    )
+    specs = load_specs(hidden_course)
+    shown = []
+    for hidden_answer in ("u_t * dv_dt + v_t * du_dt", "u_t * dv_dt"):  # right, then wrong
+        folder = tmp_path / hidden_answer.replace(" ", "")
+        folder.mkdir()
+        code = VISIBLE_RIGHT + f"df_dt = {hidden_answer}\n" + ENDINGS[ending]
+        (folder / "cell.py").write_text(code)
+        grading = autograder.grade_upload(folder, specs)
+        shown.append(seen_before_due(gradescope.to_results(grading, options, 0.0)))
+    assert shown[0] == shown[1]
+    assert not [text for text in shown[0] if "of 3 checks" in text]
+    if option == "--hidden-until-due" and ending != "not_attempted":
+        assert (
+            "2 of 2 visible checks passed; 1 hidden check is shown after the due date."
+            in (shown[0][0])
+        )
 
 
 def test_total_only_hides_every_check_and_shows_the_total(

@@ -23,7 +23,7 @@ from otter.test_files import TestFile
 
 from conftest import REPO
 from graders import cli, spec
-from graders.lms.otter import check_in_namespace
+from graders.lms.otter import NOT_INSTALLED, SELF_CHECK_ONLY, check_in_namespace
 
 EXAMPLES = REPO / "examples"
 # `otter check` runs a script as it is: it brings its own imports and plotting stand-ins.
@@ -105,6 +105,17 @@ def test_exported_tests_hold_no_answers(tests_dir: Path):
         assert not [answer for answer in answers if answer.strip() in text]
 
 
+def test_the_export_says_otter_mode_is_for_self_checks_only(tmp_path, capsys):
+    assert "for self-checks only" in SELF_CHECK_ONLY and "grade.py batch" in SELF_CHECK_ONLY
+    out = tmp_path / "tests"
+    assert cli.main(["export", "otter", "--out", str(out)]) == 0
+    assert SELF_CHECK_ONLY in capsys.readouterr().out
+    for path in out.iterdir():
+        assert SELF_CHECK_ONLY in " ".join(path.read_text().split())
+    readme = " ".join((REPO / "README.md").read_text().split())
+    assert "Otter-mode grading is for self-checks only" in readme
+
+
 def test_export_of_an_unknown_exercise_exits_2_with_one_line(tmp_path, capsys):
     out = tmp_path / "tests"
     assert cli.main(["export", "otter", "--out", str(out), "--exercise", "nope"]) == 2
@@ -177,6 +188,21 @@ def test_otter_check_shows_our_feedback_per_failing_check(tests_dir, tmp_path, k
     assert feedback_of("chain_rule", "dr_da", "chain_inner_forgotten") in dr_da
 
     assert "PSP is not defined" in results["psp_charge", "PSP"]
+
+
+def test_without_the_toolkit_each_case_fails_with_what_to_install(tests_dir, tmp_path, kernel_env):
+    # A `graders` that cannot be imported, first on the path: the toolkit is not installed.
+    hiding = tmp_path / "hiding" / "graders"
+    hiding.mkdir(parents=True)
+    (hiding / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'graders'\", name='graders')\n"
+    )
+    env = {**kernel_env, "PYTHONPATH": str(hiding.parent)}
+    results = case_results(otter_check(tests_dir, tmp_path, 'dr_da = "4a^3"\n', env))
+    expected = {(e.id, c.name) for e in spec.load_all() for c in e.checks}
+    assert set(results) == expected
+    for text in results.values():
+        assert "Test case failed" in text and NOT_INSTALLED in text
 
 
 # --- grader.check in a notebook -----------------------------------------------------------

@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from test_gradescope import HOSTILE, validated
+from test_gradescope import HOSTILE, UNREADABLE, content_of, guesses, validated
 
 from conftest import REPO, SCHEMAS, require_bubblewrap, run_cli
 
@@ -44,7 +44,10 @@ def export(out: Path, *exercises: str) -> Path:
 
 
 def lay_out(
-    exported: Path, tmp_path: Path, uploads: dict[str, str | Path], params: dict | None = None
+    exported: Path,
+    tmp_path: Path,
+    uploads: dict[str, str | bytes | Path],
+    params: dict | None = None,
 ) -> Path:
     """A folder laid out as PrairieLearn lays out a grading job's /grade."""
     root = tmp_path / "grade"
@@ -52,7 +55,8 @@ def lay_out(
     (root / "student").mkdir()
     for name, content in uploads.items():
         path = root / "student" / name
-        path.write_bytes(content.read_bytes() if isinstance(content, Path) else content.encode())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content_of(content))
     (root / "data").mkdir()
     data = {"params": params or {}, "submitted_answers": {}, "variant_seed": 1, "options": {}}
     (root / "data" / "data.json").write_text(json.dumps(data))
@@ -78,7 +82,10 @@ def run_entrypoint(root: Path, **env: str) -> dict:
 
 
 def grade(
-    exported: Path, tmp_path: Path, uploads: dict[str, str | Path], params: dict | None = None
+    exported: Path,
+    tmp_path: Path,
+    uploads: dict[str, str | bytes | Path],
+    params: dict | None = None,
 ) -> dict:
     return run_entrypoint(lay_out(exported, tmp_path, uploads, params))
 
@@ -237,6 +244,28 @@ def test_a_hostile_upload_reaches_nothing_and_leaks_no_reference(
     for line in secrets[0].read_text().splitlines():
         if len(line.strip()) > 8:
             assert line.strip() not in text
+
+
+def test_a_hostile_upload_of_guesses_is_not_gradable_and_does_not_tell_which_was_right(
+    two_export: Path, tmp_path: Path
+) -> None:
+    params = {"exercise": "chain_rule"}
+    with_right = grade(two_export, tmp_path / "right", guesses(right=True), params)
+    all_wrong = grade(two_export, tmp_path / "wrong", guesses(right=False), params)
+    assert with_right["gradable"] is False
+    assert "upload one answer per exercise" in with_right["message"]
+    assert any("which 8 files answer (guess0.txt, " in e for e in with_right["format_errors"])
+    assert with_right == all_wrong
+
+
+def test_unreadable_names_and_text_and_a_huge_file_still_get_valid_results(
+    two_export: Path, tmp_path: Path
+) -> None:
+    results = grade(two_export, tmp_path, UNREADABLE, params={"exercise": "product_rule_alpha"})
+    assert results["gradable"] is True and results["score"] == 0
+    assert "Graded caf\ufffd/cell\ufffd.py." in results["message"]
+    assert "Could not read big.py: too large" in results["message"]
+    assert "raised UnicodeEncodeError" in results["message"]
 
 
 def test_the_exercise_comes_from_params_and_a_typed_answer_is_graded(

@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import json
 import os
+import re
 import tempfile
 import traceback
 import zipfile
@@ -125,7 +126,7 @@ def _grade_upload(folder: Path, specs: Sequence[Spec]) -> Grading:
     log: list[str] = []
     graded: list[tuple[str, SubmissionResult]] = []
     for path in uploads:
-        name = path.relative_to(folder).as_posix()
+        name = shown_name(path.relative_to(folder))
         outcome = _grade_file(path, name, specs)
         if isinstance(outcome, str):
             notes.append(outcome)
@@ -139,8 +140,11 @@ def _grade_upload(folder: Path, specs: Sequence[Spec]) -> Grading:
             problem = "No .py, .ipynb or .txt file was uploaded, so there was nothing to grade."
         exercises = [_ungraded(spec, Status.NOT_ATTEMPTED, problem) for spec in specs]
         return Grading(exercises, notes, log, unusable=problem)
-    exercises, sources = _best_per_exercise(specs, graded)
-    return Grading(exercises, [_graded_note(sources, graded), *notes], log)
+    exercises, sources, clashes = _one_answer_per_exercise(specs, graded)
+    unusable = None
+    if clashes and not any(sources.values()):
+        unusable = "Nothing was graded: upload one answer per exercise, then submit again."
+    return Grading(exercises, [_graded_note(sources, clashes, graded), *notes], log, unusable)
 
 
 def find_uploads(folder: Path) -> tuple[list[Path], list[str]]:
@@ -155,10 +159,10 @@ def find_uploads(folder: Path) -> tuple[list[Path], list[str]]:
     found: list[Path] = []
     passed_over: list[str] = []
     for path in sorted(folder.rglob("*")):
-        parts = path.relative_to(folder).parts
-        if any(part.startswith(".") or part == "__MACOSX" for part in parts):
+        relative = path.relative_to(folder)
+        if any(part.startswith(".") or part == "__MACOSX" for part in relative.parts):
             continue
-        name = "/".join(parts)
+        name = shown_name(relative)
         if path.is_symlink():
             passed_over.append(f"Ignored {name}: it is a link, not an uploaded file.")
         elif path.is_file() and path.suffix.lower() in (NOTEBOOK, CODE, ANSWER):
@@ -168,14 +172,14 @@ def find_uploads(folder: Path) -> tuple[list[Path], list[str]]:
     notebooks = [path for path in found if path.suffix.lower() == NOTEBOOK]
     if notebooks:
         passed_over += [
-            f"Ignored {path.relative_to(folder).as_posix()}: a notebook was uploaded, "
+            f"Ignored {shown_name(path.relative_to(folder))}: a notebook was uploaded, "
             "and the notebook is what is graded."
             for path in found
             if path not in notebooks
         ]
         found = notebooks
     passed_over += [
-        f"Ignored {path.relative_to(folder).as_posix()}: only the first {MAX_UPLOADS} "
+        f"Ignored {shown_name(path.relative_to(folder))}: only the first {MAX_UPLOADS} "
         "files are graded."
         for path in found[MAX_UPLOADS:]
     ]
@@ -200,47 +204,75 @@ def _grade_file(path: Path, name: str, specs: Sequence[Spec]) -> SubmissionResul
     return engine.grade(submission, specs, require_isolation=not allow)
 
 
-def _best_per_exercise(
+def shown_name(relative: Path) -> str:
+    """A file's name as the student reads it: bytes that are not UTF-8 (the platform
+    keeps them as they came) become U+FFFD rather than break the results file."""
+    return os.fsencode(relative.as_posix()).decode("utf-8", "replace")
+
+
+def _one_answer_per_exercise(
     specs: Sequence[Spec], graded: list[tuple[str, SubmissionResult]]
-) -> tuple[list[ExerciseResult], dict[str, list[str]]]:
-    """For each exercise the best result any file got (ties: an attempt, then the first
-    file), and which exercises each file was used for."""
+) -> tuple[list[ExerciseResult], dict[str, list[str]], dict[str, list[str]]]:
+    """Each exercise graded from the one file that answers it.
+
+    Keeping the best of several answers would turn an upload of guesses into full marks,
+    and "the newest" means nothing where the platform gives every file the same time. So
+    an exercise that several files answer scores 0, and the result says which files, but
+    nothing about how any of them did. Returns the results, the exercises each file was
+    used for, and the files behind each exercise refused so.
+    """
     exercises: list[ExerciseResult] = []
     sources: dict[str, list[str]] = {name: [] for name, _ in graded}
+    clashes: dict[str, list[str]] = {}
     for spec in specs:
         candidates = [
-            (exercise, name)
+            (name, exercise)
             for name, result in graded
             for exercise in result.exercises
             if exercise.id == spec.id
         ]
-        if not candidates:
+        answers = [pair for pair in candidates if pair[1].status != Status.NOT_ATTEMPTED]
+        if len(answers) > 1:
+            names = [name for name, _ in answers]
+            clashes[spec.id] = names
+            refused = (
+                f"{len(names)} uploaded files answer this exercise ({', '.join(names)}), so "
+                "none of them was graded: upload one answer per exercise, then submit again."
+            )
+            exercises.append(_ungraded(spec, Status.NOT_ATTEMPTED, refused))
+        elif answers:
+            name, exercise = answers[0]
+            sources[name].append(spec.id)
+            exercises.append(exercise)
+        elif len(candidates) == 1:  # its own words on what is missing (a `raise` left in...)
+            exercises.append(candidates[0][1])
+        else:
             missing = "No uploaded file answers this exercise."
             exercises.append(_ungraded(spec, Status.NOT_ATTEMPTED, missing))
-            continue
-        best, name = max(
-            candidates, key=lambda pair: (pair[0].score, pair[0].status != Status.NOT_ATTEMPTED)
-        )
-        exercises.append(best)
-        if best.status != Status.NOT_ATTEMPTED:
-            sources[name].append(spec.id)
-    return exercises, sources
+    return exercises, sources, clashes
 
 
-def _graded_note(sources: dict[str, list[str]], graded: list[tuple[str, SubmissionResult]]) -> str:
+def _graded_note(
+    sources: dict[str, list[str]],
+    clashes: dict[str, list[str]],
+    graded: list[tuple[str, SubmissionResult]],
+) -> str:
     """Say what was graded, so that a student who uploaded the wrong file can tell."""
     if len(graded) == 1:
         return f"Graded {graded[0][0]}."
     used = [f"{name} for {', '.join(ids)}" for name, ids in sources.items() if ids]
-    note = f"Graded {'; '.join(used)}." if used else "No uploaded file answers these exercises."
-    for name, result in graded:
-        if sources[name]:
-            continue
-        if any(exercise.status != Status.NOT_ATTEMPTED for exercise in result.exercises):
-            note += f" Not used: {name} (another file scored at least as well)."
-        else:
-            note += f" Not used: {name} (it answers none of these exercises)."
-    return note
+    notes = [f"Graded {'; '.join(used)}." if used else "No uploaded file was graded."]
+    notes += [
+        f"Not graded: {exercise_id}, which {len(names)} files answer ({', '.join(names)})."
+        for exercise_id, names in clashes.items()
+    ]
+    clashing = {name for names in clashes.values() for name in names}
+    notes += [
+        f"Not used: {name} (it answers none of these exercises)."
+        for name, ids in sources.items()
+        if not ids and name not in clashing
+    ]
+    return " ".join(notes)
 
 
 def _ungraded(spec: Spec, status: Status, reason: str) -> ExerciseResult:
@@ -283,17 +315,22 @@ class Row:
         return clip("\n".join(part for part in (self.feedback, self.details) if part))
 
 
-def rows(exercises: Sequence[ExerciseResult]) -> list[Row]:
-    return [_row(exercise, check) for exercise in exercises for check in exercise.checks]
+def rows(exercises: Sequence[ExerciseResult], before_due: bool = False) -> list[Row]:
+    """One row per check; ``before_due``: exercise feedback as :func:`before_due_date`."""
+    return [
+        _row(exercise, check, before_due_date(exercise) if before_due else exercise.feedback)
+        for exercise in exercises
+        for check in exercise.checks
+    ]
 
 
-def _row(exercise: ExerciseResult, check: CheckResult) -> Row:
+def _row(exercise: ExerciseResult, check: CheckResult, exercise_feedback: str) -> Row:
     passed = check.status == CheckStatus.PASSED
     details = []
     # A check the code never reached (or an exercise not attempted) has no verdict of its
     # own: its row says why, so that a student who opens only that row learns it.
     if check.status == CheckStatus.ERROR or exercise.status == Status.NOT_ATTEMPTED:
-        details.append(exercise.feedback)
+        details.append(exercise_feedback)
     # A hidden check shows its outcome only, as in every report of the toolkit.
     if not check.hidden:
         if check.hint and not passed:
@@ -312,6 +349,25 @@ def _row(exercise: ExerciseResult, check: CheckResult) -> Row:
     )
 
 
+# The engine's count of passed checks in an exercise's feedback, whatever the status.
+_COUNT = re.compile(r"(?:All \d+ checks|The check|\d+ of \d+ checks?) passed\.")
+
+
+def before_due_date(exercise: ExerciseResult) -> str:
+    """The exercise's feedback as a student may read it while its hidden checks are
+    withheld: counted over the visible checks only, whatever the status (the engine's
+    count, after a crash too, includes the hidden checks and so tells how they went)."""
+    hidden = sum(check.hidden for check in exercise.checks)
+    if not hidden:
+        return exercise.feedback
+    shown = [check for check in exercise.checks if not check.hidden]
+    passed = sum(check.status == CheckStatus.PASSED for check in shown)
+    later = f"{hidden} hidden check{'s are' if hidden > 1 else ' is'} shown after the due date."
+    count = f"{passed} of {len(shown)} visible checks passed; {later}" if shown else later
+    rest = re.sub(r" {2,}", " ", _COUNT.sub("", exercise.feedback)).strip()
+    return f"{rest} {count}" if rest else count
+
+
 def exercise_line(exercise: ExerciseResult, text: str | None = None) -> str:
     """One exercise in the overall output: its title and its feedback (or ``text``)."""
     return f"{exercise.title} ({exercise.id}): {text if text is not None else exercise.feedback}"
@@ -327,10 +383,26 @@ def clip(text: str, limit: int = MAX_TEXT) -> str:
     return text if len(text) <= limit else text[: limit - 20] + "\n... (shortened)"
 
 
+def printable(text: str) -> str:
+    """``text`` with what UTF-8 cannot encode (lone surrogates, from a file name that is
+    not UTF-8 or a string the student's code built) replaced, so writing it cannot fail."""
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _printable(data: Any) -> Any:
+    if isinstance(data, str):
+        return printable(data)
+    if isinstance(data, dict):
+        return {printable(key): _printable(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_printable(item) for item in data]
+    return data
+
+
 def write_json(data: dict[str, Any], path: Path) -> None:
     """Write the results in one go (a half-written file is a failed grading job)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    text = json.dumps(_printable(data), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".results-")
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:

@@ -21,7 +21,6 @@ from typing import Any
 
 from ..cli import CommandError
 from ..report import number
-from ..results import CheckStatus, ExerciseResult, Status
 from . import autograder
 
 CONFIG = "autograder.json"  # the export's choices, read by every run
@@ -110,7 +109,7 @@ def main(argv: Sequence[str]) -> int:
     results = to_results(grading, options, time.monotonic() - began)
     autograder.write_json(results, root / "results" / "results.json")
     # stdout is the log only instructors see.
-    print("\n".join([*grading.log, results["output"]]))
+    print(autograder.printable("\n".join([*grading.log, results["output"]])))
     return 0
 
 
@@ -125,7 +124,7 @@ def to_results(grading: autograder.Grading, options: Options, seconds: float) ->
             "output": row.text,
             "visibility": _visibility(row, options),
         }
-        for row in autograder.rows(grading.exercises)
+        for row in autograder.rows(grading.exercises, before_due=options.hidden_until_due)
     ]
     return {
         "score": grading.score,
@@ -157,23 +156,9 @@ def _output(grading: autograder.Grading, options: Options) -> str:
         )
         return "\n".join(lines)
     for exercise in grading.exercises:
-        text = _withheld(exercise) if options.hidden_until_due else None
+        text = autograder.before_due_date(exercise) if options.hidden_until_due else None
         lines.append(autograder.exercise_line(exercise, text))
     return "\n".join(lines)
-
-
-def _withheld(exercise: ExerciseResult) -> str | None:
-    """Feedback that does not give away checks hidden until the due date, or None where
-    the exercise's own feedback cannot: it has no hidden check, or it says why nothing
-    could be judged (a crash, a time-out), which does not depend on them."""
-    hidden = [check for check in exercise.checks if check.hidden]
-    if not hidden or exercise.status not in (Status.PASSED, Status.FAILED):
-        return None
-    shown = [check for check in exercise.checks if not check.hidden]
-    passed = sum(check.status == CheckStatus.PASSED for check in shown)
-    count = f"{len(hidden)} hidden check{'s are' if len(hidden) > 1 else ' is'}"
-    later = f"{count} shown after the due date."
-    return f"{passed} of {len(shown)} visible checks passed; {later}" if shown else later
 
 
 if __name__ == "__main__":

@@ -95,7 +95,7 @@ def main(argv: Sequence[str]) -> int:
     else:
         grading = autograder.grade_course(root / "student", course, exercise_ids)
     autograder.write_json(to_results(grading), root / "results" / "results.json")
-    print("\n".join([*grading.log, *autograder.overview(grading)]))  # the job's log
+    print(autograder.printable("\n".join([*grading.log, *autograder.overview(grading)])))  # log
     return 0
 
 
