@@ -120,10 +120,15 @@ def _inputs_reproducible(spec: Spec) -> list[str]:
         return []
     first, second = function_inputs(spec), function_inputs(spec)
     for (label, one), (_, two) in zip(first, second, strict=True):
-        if any(not np.array_equal(one[name], two[name]) for name in one):
+        if not _same_inputs(one, two):
             return [f"random inputs are not reproducible ({label})"]
+    # Compared by value: two different arrays may be described by the same words.
     tutorial = len(spec.function.inputs)
-    labels = [label for label, _ in first]
-    if len(set(labels[tutorial:])) < spec.function.random.count:
-        return ["random input sets repeat each other"]
+    for number, (_, drawn) in enumerate(first[tutorial:], tutorial):
+        if any(_same_inputs(drawn, earlier) for _, earlier in first[:number]):
+            return ["random input sets repeat each other or the tutorial's inputs"]
     return []
+
+
+def _same_inputs(one: dict[str, Any], two: dict[str, Any]) -> bool:
+    return all(np.array_equal(one[name], two[name]) for name in one)
