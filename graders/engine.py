@@ -204,7 +204,7 @@ def _grade_from_outcome(
         typed = _typed_below(submission, cell, names)
         below = f" Your answers below it ({_listing(typed)}) were never run." if typed else ""
         feedback = (
-            f"{where.capitalize()} still raises NotImplementedError (line {cell.line}): remove the "
+            f"{_capital(where)} still raises NotImplementedError (line {cell.line}): remove the "
             f"`raise NotImplementedError(...)` line once you have filled in {wanted}.{below}"
         )
         return _unanswered(spec, Status.NOT_ATTEMPTED, feedback)
@@ -215,7 +215,7 @@ def _grade_from_outcome(
         message = (
             problem[1]
             if problem
-            else f"{where.capitalize()} never finished, so {wanted} could not be read."
+            else f"{_capital(where)} never finished, so {wanted} could not be read."
         )
         return _unanswered(spec, status, message)
     if problem is None and spec.function is not None:
@@ -445,20 +445,20 @@ def _cell_problem(
     if cell.status == "error":
         return (
             Status.ERROR,
-            f"{where.capitalize()} raised {cell.exception}: {cell.message}{at}{code}.",
+            f"{_capital(where)} raised {cell.exception}: {cell.message}{at}{code}.",
         )
     if cell.status == "timeout" or (cell.status == "skipped" and outcome.termination == "timeout"):
         return (
             Status.TIMEOUT,
-            f"{where.capitalize()} did not finish within the time limit{at}{code}.",
+            f"{_capital(where)} did not finish within the time limit{at}{code}.",
         )
     if cell.status == "memory" or outcome.termination == "memory_limit":
-        return Status.MEMORY_LIMIT, f"{where.capitalize()} ran out of memory{at}{code}."
+        return Status.MEMORY_LIMIT, f"{_capital(where)} ran out of memory{at}{code}."
     if cell.status == "skipped":
         reason = {"output_limit": "it printed more than the output limit allows"}.get(
             outcome.termination, "the program ended early (exit or crash)"
         )
-        return Status.ERROR, f"{where.capitalize()} did not complete: {reason}."
+        return Status.ERROR, f"{_capital(where)} did not complete: {reason}."
     return None
 
 
@@ -472,6 +472,11 @@ def _where(submission: Submission, cell: sandbox.CellReport) -> str:
     if submission.kind == "notebook" and source is not None:
         return f"{source.filename} of the notebook"
     return f"your code in {submission.name}"
+
+
+def _capital(where: str) -> str:
+    """`where` at the start of a sentence; str.capitalize() would lowercase the file name."""
+    return where[:1].upper() + where[1:]
 
 
 def _syntax_error_mentioning(

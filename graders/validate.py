@@ -24,6 +24,7 @@ from .reference import (
     reference_namespace,
 )
 from .results import Status
+from .safe_text import one_line
 from .spec import DEFAULT_COURSE, Check, Spec, SpecError, find, load_all
 from .submission import Submission, SubmissionError, from_answer, load
 
@@ -33,13 +34,13 @@ def validate(exercise_ids: Sequence[str], course: Path = DEFAULT_COURSE) -> int:
     failures = 0
     for spec_or_error in _specs(exercise_ids, course):
         if isinstance(spec_or_error, str):
-            print(f"✗ {spec_or_error}")
+            print(one_line(f"✗ {spec_or_error}"))
             failures += 1
             continue
         problems, summary = prove(spec_or_error)
         if problems:
             failures += 1
-            print(f"✗ {spec_or_error.id}: " + "; ".join(problems))
+            print(one_line(f"✗ {spec_or_error.id}: " + "; ".join(problems)))
         else:
             print(f"✓ {spec_or_error.id}: {summary}")
     sys.stdout.flush()
