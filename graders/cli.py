@@ -183,7 +183,7 @@ class _ReaderMayLeave:
 
 def main(argv: Sequence[str] | None = None) -> int:
     streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = _ReaderMayLeave(sys.stdout), _ReaderMayLeave(sys.stderr)  # type: ignore[assignment]
+    sys.stdout, sys.stderr = (_ReaderMayLeave(stream) for stream in streams)  # type: ignore[misc]
     try:
         return _main(argv)
     finally:
