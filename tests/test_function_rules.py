@@ -108,6 +108,15 @@ def test_validate_still_refuses_repeated_input_sets(tmp_path, capsys):
     assert "random input sets repeat each other" in capsys.readouterr().out
 
 
+def test_validate_names_a_reference_function_that_fails(tmp_path, capsys):
+    course = lif_course(tmp_path)
+    (course / "reference" / "lif.py").write_text(LIF.format(index="i + 1"))  # past the end
+    assert validate.validate(["lif"], course) == 1
+    out = capsys.readouterr().out
+    assert "the reference simulate_lif failed when called with I = " in out
+    assert "IndexError" in out and out.count("\n") == 1
+
+
 # --- statuses of calls ---------------------------------------------------------------------
 
 RAISE_LEFT_AT_THE_TOP = """
