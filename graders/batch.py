@@ -57,6 +57,7 @@ from .gradebook import Gradebook
 from .limits import LimitOverrides, limits_for
 from .records import StudentRecord
 from .results import SubmissionResult
+from .safe_text import one_line
 from .spec import Spec
 from .submission import Submission, SubmissionError, from_bytes
 
@@ -480,7 +481,7 @@ def spec_hash(specs: Sequence[Spec], course: Path, overrides: LimitOverrides) ->
 
 
 def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    print(one_line(message), file=sys.stderr, flush=True)
 
 
 # --- the command -----------------------------------------------------------------------

@@ -13,9 +13,10 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import spec as specs_module
+from .safe_text import one_line
 from .spec import Spec, SpecError
 from .submission import Submission, SubmissionError, from_answer, load
 
@@ -33,7 +34,46 @@ class CommandError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # One line, not argparse's usage block: the caller is often a script or an LMS.
-        self.exit(EXIT_UNUSABLE, f"{self.prog}: {message} (see --help)\n")
+        self.exit(EXIT_UNUSABLE, f"{self.prog}: {one_line(message)} (see --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        return super().parse_known_args(self._attach_values(args), namespace)
+
+    def _attach_values(self, args: Sequence[str] | None) -> list[str]:
+        """`--answer -4a^3` as `--answer=-4a^3`: argparse would take the value for an option.
+
+        An option that takes a value takes the next word, whatever it starts with, unless
+        that word is one of this command's own options (`--answer --json` lacks a value).
+        """
+        words = list(sys.argv[1:] if args is None else args)
+        taking_value = {
+            option
+            for action in self._actions
+            if action.nargs is None
+            for option in action.option_strings
+        }
+        attached: list[str] = []
+        position = 0
+        while position < len(words):
+            word = words[position]
+            if word == "--":
+                attached += words[position:]
+                break
+            value = words[position + 1] if position + 1 < len(words) else None
+            if (
+                word in taking_value
+                and value is not None
+                and value.startswith("-")
+                and value.split("=", 1)[0] not in self._option_string_actions
+            ):
+                attached.append(f"{word}={value}")
+                position += 2
+            else:
+                attached.append(word)
+                position += 1
+        return attached
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -108,7 +148,51 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--memory-limit", type=int, metavar="MB", help="memory limit for the run")
 
 
+class _ReaderMayLeave:
+    """A standard stream whose reader may close it early (`grade.py check ... | head`).
+
+    A closed pipe is not an error: what is left to show is dropped, and the command goes
+    on (a report file is still written, a batch still finishes) and exits as it would have.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._drop()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._drop()
+
+    def _drop(self) -> None:
+        # Onto the descriptor, so that the flush at interpreter exit cannot fail either.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = (_ReaderMayLeave(stream) for stream in streams)  # type: ignore[misc]
+    try:
+        return _main(argv)
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        sys.stdout, sys.stderr = streams
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
@@ -125,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _fail(message: str) -> int:
-    print(f"grade.py: {message}", file=sys.stderr)
+    print(f"grade.py: {one_line(message)}", file=sys.stderr)
     return EXIT_UNUSABLE
 
 
@@ -216,7 +300,7 @@ def _show(result: SubmissionResult, args: argparse.Namespace) -> None:
     if args.json:
         # The text report shows notices at its top; JSON readers get them once on stderr.
         for notice in result.notices:
-            print(f"warning: {notice}", file=sys.stderr)
+            print(f"warning: {one_line(notice)}", file=sys.stderr)
         print(report.to_json(result))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ

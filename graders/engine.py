@@ -204,7 +204,7 @@ def _grade_from_outcome(
         typed = _typed_below(submission, cell, names)
         below = f" Your answers below it ({_listing(typed)}) were never run." if typed else ""
         feedback = (
-            f"{where.capitalize()} still raises NotImplementedError (line {cell.line}): remove the "
+            f"{_capital(where)} still raises NotImplementedError (line {cell.line}): remove the "
             f"`raise NotImplementedError(...)` line once you have filled in {wanted}.{below}"
         )
         return _unanswered(spec, Status.NOT_ATTEMPTED, feedback)
@@ -215,9 +215,13 @@ def _grade_from_outcome(
         message = (
             problem[1]
             if problem
-            else f"{where.capitalize()} never finished, so {wanted} could not be read."
+            else f"{_capital(where)} never finished, so {wanted} could not be read."
         )
         return _unanswered(spec, status, message)
+    if problem is None and spec.function is not None:
+        problem = _call_problem(spec, snapshot, cases, where)
+        if problem is not None and problem[0] == Status.NOT_ATTEMPTED:
+            return _unanswered(spec, *problem)
     placeholders = [n for n in spec.answer_names if isinstance(snapshot.values.get(n), Placeholder)]
     if problem is not None and problem[0] == Status.ERROR and placeholders:
         # The crash most likely comes from the unfinished answers (plotting `...`): grade
@@ -229,6 +233,39 @@ def _grade_from_outcome(
         )
         return _exercise(spec, _comparisons(spec, snapshot, cases), None, note)
     return _exercise(spec, _comparisons(spec, snapshot, cases), problem)
+
+
+def _call_problem(
+    spec: Spec, snapshot: sandbox.Snapshot, cases: list[ReferenceCase], where: str
+) -> tuple[Status, str] | None:
+    """Calls of the student's function follow the status rules of their top-level code."""
+    assert spec.function is not None
+    name = spec.function.name
+    if name not in snapshot.values:
+        return None  # the comparisons say it is not defined
+    if isinstance(snapshot.values[name], Placeholder):
+        return Status.NOT_ATTEMPTED, f"{name} is still `...`: replace it with your function."
+    failed = [
+        (case, call)
+        for case, call in zip(cases, snapshot.calls, strict=True)
+        if isinstance(call, CallFailure)
+    ]
+    if not failed:
+        return None
+    case, failure = failed[0]
+    if len(failed) == len(cases) and all(f.exception == "NotImplementedError" for _, f in failed):
+        line = f" (line {failure.line})" if failure.line else ""
+        return Status.NOT_ATTEMPTED, (
+            f"{name} in {where} still raises NotImplementedError{line}: remove the "
+            f"`raise NotImplementedError(...)` line once you have written its body."
+        )
+    at = f" at line {failure.line}" if failure.line else ""
+    code = f": `{failure.code.strip()}`" if failure.code else ""
+    some = f" ({len(failed)} of {len(cases)} calls raised)" if len(failed) < len(cases) else ""
+    return Status.ERROR, (
+        f"{name} in {where} raised {failure.exception}: {failure.message}{at}{code}, "
+        f"when called {case.label}{some}."
+    )
 
 
 def _comparisons(
@@ -244,7 +281,7 @@ def _comparisons(
         return [(check, missing) for check in spec.checks]
     results = []
     for check in spec.checks:
-        position = spec.function.returns.index(check.name)
+        position = spec.function.return_names.index(check.name)
         actual = [returned_value(spec, result, position) for result in snapshot.calls]
         bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
         results.append((check, bad_return or compare_check(spec, check, actual, cases)))
@@ -256,7 +293,9 @@ def returned_value(spec: Spec, result: Any, position: int) -> Any:
     assert spec.function is not None
     if isinstance(result, CallFailure):
         return result
-    returns = spec.function.returns
+    returns = spec.function.return_names
+    if len(returns) == 1:
+        return result  # a function of one result returns it as it is (`return V`)
     if isinstance(result, (tuple, list)) and len(result) == len(returns):
         return result[position]
     got = f"{len(result)} values" if isinstance(result, (tuple, list)) else _kind(result)
@@ -296,7 +335,9 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
             expected=case.expected[check.name],
             mistakes=case.mistakes.get(check.name, {}),
             label=case.label,
-            axis=given_axis or _input_axis(case, check.name),
+            axis=_returned_axis(spec, case, check.name)
+            or given_axis
+            or _matching_axis(case, check.name),
         )
         for value, case in zip(actuals, cases, strict=True)
     ]
@@ -309,16 +350,25 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
     )
 
 
-def _input_axis(case: ReferenceCase, name: str) -> tuple[str, Any] | None:
-    """For a function check, the first array argument as x (I for the gain curve).
+def _returned_axis(spec: Spec, case: ReferenceCase, name: str) -> tuple[str, Any] | None:
+    """The argument the spec says a returned value runs along (V along time).
 
-    A forward difference is one shorter than its input, so the axis is cut to fit.
+    A value shorter than its axis (a forward difference) is located at the first points.
     """
+    argument = spec.function.axis_of(name) if spec.function is not None else None
+    expected = np.asarray(case.expected[name])
+    values = case.kwargs.get(argument) if argument is not None else None
+    if not isinstance(values, np.ndarray) or values.ndim != 1 or expected.ndim != 1:
+        return None
+    return argument, values[: expected.size]
+
+
+def _matching_axis(case: ReferenceCase, name: str) -> tuple[str, Any] | None:
+    """Without a declared axis: the first array argument as long as the returned value."""
     expected = np.asarray(case.expected[name])
     for argument, value in case.kwargs.items():
-        one_dimensional = isinstance(value, np.ndarray) and value.ndim == expected.ndim == 1
-        if one_dimensional and value.size in (expected.size, expected.size + 1):
-            return argument, value[: expected.size]
+        if isinstance(value, np.ndarray) and expected.ndim == 1 and value.shape == expected.shape:
+            return argument, value
     return None
 
 
@@ -395,20 +445,20 @@ def _cell_problem(
     if cell.status == "error":
         return (
             Status.ERROR,
-            f"{where.capitalize()} raised {cell.exception}: {cell.message}{at}{code}.",
+            f"{_capital(where)} raised {cell.exception}: {cell.message}{at}{code}.",
         )
     if cell.status == "timeout" or (cell.status == "skipped" and outcome.termination == "timeout"):
         return (
             Status.TIMEOUT,
-            f"{where.capitalize()} did not finish within the time limit{at}{code}.",
+            f"{_capital(where)} did not finish within the time limit{at}{code}.",
         )
     if cell.status == "memory" or outcome.termination == "memory_limit":
-        return Status.MEMORY_LIMIT, f"{where.capitalize()} ran out of memory{at}{code}."
+        return Status.MEMORY_LIMIT, f"{_capital(where)} ran out of memory{at}{code}."
     if cell.status == "skipped":
         reason = {"output_limit": "it printed more than the output limit allows"}.get(
             outcome.termination, "the program ended early (exit or crash)"
         )
-        return Status.ERROR, f"{where.capitalize()} did not complete: {reason}."
+        return Status.ERROR, f"{_capital(where)} did not complete: {reason}."
     return None
 
 
@@ -422,6 +472,11 @@ def _where(submission: Submission, cell: sandbox.CellReport) -> str:
     if submission.kind == "notebook" and source is not None:
         return f"{source.filename} of the notebook"
     return f"your code in {submission.name}"
+
+
+def _capital(where: str) -> str:
+    """`where` at the start of a sentence; str.capitalize() would lowercase the file name."""
+    return where[:1].upper() + where[1:]
 
 
 def _syntax_error_mentioning(

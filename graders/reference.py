@@ -111,6 +111,10 @@ def describe_value(value: Any) -> str:
             if np.allclose(steps, steps[0]):
                 stop = value[-1] + steps[0]
                 return f"np.arange({value[0]:.4g}, {stop:.4g}, {steps[0]:.4g})"
+        if value.size and value.dtype.kind in "biuf":
+            # Tells apart inputs that are not aranges (a sine plus an offset) in feedback.
+            low, high = np.nanmin(value), np.nanmax(value)
+            return f"an array of {value.size} values between {low:.4g} and {high:.4g}"
         return f"an array of {value.size} values"
     if isinstance(value, float):
         return f"{value:.4g}"
@@ -128,8 +132,14 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
     function = namespace[spec.function.name]
     cases = []
     for label, kwargs in function_inputs(spec):
-        outputs = function(**kwargs)
-        expected = dict(zip(spec.function.returns, outputs, strict=True))
+        names = spec.function.return_names
+        try:
+            outputs = function(**kwargs)
+            expected = dict(zip(names, (outputs,) if len(names) == 1 else outputs, strict=True))
+        except Exception as exc:
+            raise ReferenceError(
+                f"{spec.id}: the reference {spec.function.name} failed when called {label}: {exc!r}"
+            ) from None
         scope = {**given, **kwargs, **expected}
         cases.append(ReferenceCase(label, kwargs, expected, _mistake_values(spec, scope)))
     return cases

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from graders.results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
+from graders.safe_text import UNSAFE, clean
 
 if TYPE_CHECKING:
     import jinja2
@@ -45,9 +46,6 @@ _TONES = {
 }
 _ANSI = {"pass": "32", "fail": "31", "warn": "33", "skip": "2", "bold": "1"}
 _ANSI_CODE = re.compile(r"\x1b\[[0-9;]*m")
-# Control characters from student output could move the cursor or recolour the terminal, and
-# are invalid in HTML: every rendered string is shown without them.
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 # Characters Markdown could read as markup or raw HTML, anywhere in a line...
 _MARKDOWN_INLINE = re.compile(r"([\\`*_\[\]<>|#~])")
@@ -97,8 +95,13 @@ class ReportView:
 
 
 def to_json(result: SubmissionResult) -> str:
-    """The result as JSON; NaN and infinities (not valid JSON) become null."""
-    return json.dumps(_finite(result.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
+    """The result as JSON; NaN and infinities (not valid JSON) become null.
+
+    JSON escapes C0 controls itself; DEL, C1 controls and bidi overrides, which a terminal
+    showing the JSON would obey, are escaped too (the same strings, still valid JSON).
+    """
+    text = json.dumps(_finite(result.to_dict()), indent=2, ensure_ascii=False, allow_nan=False)
+    return UNSAFE.sub(lambda match: f"\\u{ord(match[0]):04x}", text)
 
 
 def to_text(result: SubmissionResult, *, color: bool) -> str:
@@ -215,11 +218,6 @@ def _row(left: str, right: str) -> str:
 
 def _paint(text: str, tone: str, *, color: bool) -> str:
     return f"\x1b[{_ANSI[tone]}m{text}\x1b[0m" if color else text
-
-
-def clean(text: str) -> str:
-    """Text safe to show anywhere: control characters replaced, outer blank lines dropped."""
-    return _CONTROL.sub("\ufffd", text.replace("\r\n", "\n")).strip("\n")
 
 
 def _fraction(score: float, max_score: float) -> str:

@@ -88,10 +88,19 @@ class RandomInputs(Strict):
     parameters: dict[Identifier, RandomParameter]
 
 
+class Returned(Strict):
+    """A returned value that names the argument it runs along: ``{name: V, axis: time}``."""
+
+    name: Identifier
+    axis: Identifier = Field(description="the array argument that indexes this value")
+
+
 class Function(Strict):
     name: Identifier
     arguments: list[Identifier] = Field(min_length=1)
-    returns: list[Identifier] = Field(min_length=1)
+    returns: list[Identifier | Returned] = Field(
+        min_length=1, description="the check names, in order; each may name its axis argument"
+    )
     inputs: list[dict[Identifier, GivenValue]] = Field(
         min_length=1, description="the tutorial's own inputs, one mapping per call"
     )
@@ -105,7 +114,23 @@ class Function(Strict):
                 raise ValueError(f"inputs call {number} lacks {', '.join(sorted(missing))}")
         if missing := needed - set(self.random.parameters):
             raise ValueError(f"random.parameters lacks {', '.join(sorted(missing))}")
+        for returned in self.returns:
+            if isinstance(returned, Returned) and returned.axis not in self.arguments:
+                raise ValueError(
+                    f"returns {returned.name}: axis '{returned.axis}' is not one of the "
+                    f"arguments ({', '.join(self.arguments)})"
+                )
         return self
+
+    @property
+    def return_names(self) -> list[str]:
+        return [r.name if isinstance(r, Returned) else r for r in self.returns]
+
+    def axis_of(self, name: str) -> str | None:
+        """The argument a returned value is declared to run along, if any."""
+        return next(
+            (r.axis for r in self.returns if isinstance(r, Returned) and r.name == name), None
+        )
 
 
 class Expression(Strict):
@@ -158,7 +183,7 @@ class Spec(Strict):
         if self.function is not None:
             if "expression" in compares:
                 raise ValueError("a function exercise has numeric checks only")
-            unknown = [c.name for c in self.checks if c.name not in self.function.returns]
+            unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
                 raise ValueError(f"checks {', '.join(unknown)} are not in function.returns")
         if self.axis is not None and self.axis not in self.given:

@@ -24,6 +24,7 @@ from .reference import (
     reference_namespace,
 )
 from .results import Status
+from .safe_text import one_line
 from .spec import DEFAULT_COURSE, Check, Spec, SpecError, find, load_all
 from .submission import Submission, SubmissionError, from_answer, load
 
@@ -33,13 +34,13 @@ def validate(exercise_ids: Sequence[str], course: Path = DEFAULT_COURSE) -> int:
     failures = 0
     for spec_or_error in _specs(exercise_ids, course):
         if isinstance(spec_or_error, str):
-            print(f"✗ {spec_or_error}")
+            print(one_line(f"✗ {spec_or_error}"))
             failures += 1
             continue
         problems, summary = prove(spec_or_error)
         if problems:
             failures += 1
-            print(f"✗ {spec_or_error.id}: " + "; ".join(problems))
+            print(one_line(f"✗ {spec_or_error.id}: " + "; ".join(problems)))
         else:
             print(f"✓ {spec_or_error.id}: {summary}")
     sys.stdout.flush()
@@ -120,10 +121,15 @@ def _inputs_reproducible(spec: Spec) -> list[str]:
         return []
     first, second = function_inputs(spec), function_inputs(spec)
     for (label, one), (_, two) in zip(first, second, strict=True):
-        if any(not np.array_equal(one[name], two[name]) for name in one):
+        if not _same_inputs(one, two):
             return [f"random inputs are not reproducible ({label})"]
+    # Compared by value: two different arrays may be described by the same words.
     tutorial = len(spec.function.inputs)
-    labels = [label for label, _ in first]
-    if len(set(labels[tutorial:])) < spec.function.random.count:
-        return ["random input sets repeat each other"]
+    for number, (_, drawn) in enumerate(first[tutorial:], tutorial):
+        if any(_same_inputs(drawn, earlier) for _, earlier in first[:number]):
+            return ["random input sets repeat each other or the tutorial's inputs"]
     return []
+
+
+def _same_inputs(one: dict[str, Any], two: dict[str, Any]) -> bool:
+    return all(np.array_equal(one[name], two[name]) for name in one)

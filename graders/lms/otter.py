@@ -185,7 +185,7 @@ def _compare(
     if spec.function.name not in env:
         return _undefined(spec.function.name)
     function = env[spec.function.name]
-    position = spec.function.returns.index(check.name)
+    position = spec.function.return_names.index(check.name)
     actual = [engine.returned_value(spec, _call(function, case.kwargs), position) for case in cases]
     bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
     return bad_return or engine.compare_check(spec, check, actual, cases)
