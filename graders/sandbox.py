@@ -11,7 +11,8 @@ import, all read-only, plus fresh /proc (its /proc/sys read-only: uid 0 inside i
 host's uid 0, and that is all most sysctls ask of a writer) and /dev and a size-bounded
 tmpfs as its scratch (cwd, HOME). Nothing else exists inside: not the grader's tree
 (specs, reference solutions), not /root, /work or /tmp, not other submissions, not the
-network.
+network. Where a mounted directory holds this package (a wheel in site-packages, with
+its course) or a course folder in use, an empty tmpfs covers it (``conceal()``).
 
 Fallback ("process", where bubblewrap is missing or unusable, or ``GRADERS_SANDBOX=process``):
 a plain child process in a temporary directory with a scrubbed environment and the same
