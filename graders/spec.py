@@ -152,6 +152,11 @@ class Spec(Strict):
     limits: Limits = Limits()
     _course: Path = PrivateAttr(default=DEFAULT_COURSE)
 
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        # Unpickled in another process (a Dask worker): its course is in use there too.
+        super().__setstate__(state)
+        sandbox.conceal(self._course)
+
     @field_validator("checks")
     @classmethod
     def _unique_names(cls, checks: list[Check]) -> list[Check]:

@@ -4,6 +4,7 @@ in a one-off sandbox and in a pool's workers alike."""
 
 from __future__ import annotations
 
+import pickle
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +74,21 @@ def test_a_course_loaded_from_a_mounted_directory_is_hidden(
     assert seen(runner(existing([reference, course / "exercises", mounted / "beside.txt"]))) == [
         str(mounted / "beside.txt")
     ]
+
+
+def test_a_course_whose_specs_arrive_pickled_is_hidden(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Dask worker gets the specs pickled, never loading them itself.
+    mounted = tmp_path / "mounted"
+    course = mounted / "my_course"
+    for part in ("exercises", "reference"):
+        shutil.copytree(REPO / part, course / part)
+    mount(monkeypatch, mounted)
+    sent = pickle.dumps(spec.load_specs(course, ["chain_rule"]))
+    monkeypatch.setattr(sandbox, "_concealed", set())  # as in the worker's fresh process
+    [received] = pickle.loads(sent)
+    assert seen(one_off(existing([received.reference_path, mounted]))) == [str(mounted)]
 
 
 def test_hidden_directories_nested_in_mounted_ones_are_hidden_at_every_level(
