@@ -33,7 +33,7 @@ def _bundled_course() -> Path:
     """Where the W0D4 course is: inside the package when a wheel installed it, else (a
     source checkout, an editable install) the repository's top folder."""
     installed = resources.files(f"{__package__}.course")
-    if installed.is_dir() and installed.joinpath("exercises").is_dir():
+    if installed.joinpath("exercises").is_dir():
         return Path(str(installed))
     return Path(__file__).resolve().parent.parent
 
