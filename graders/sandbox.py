@@ -11,7 +11,8 @@ import, all read-only, plus fresh /proc (its /proc/sys read-only: uid 0 inside i
 host's uid 0, and that is all most sysctls ask of a writer) and /dev and a size-bounded
 tmpfs as its scratch (cwd, HOME). Nothing else exists inside: not the grader's tree
 (specs, reference solutions), not /root, /work or /tmp, not other submissions, not the
-network.
+network. Where a mounted directory holds this package (a wheel in site-packages, with
+its course) or a course folder in use, an empty tmpfs covers it (``conceal()``).
 
 Fallback ("process", where bubblewrap is missing or unusable, or ``GRADERS_SANDBOX=process``):
 a plain child process in a temporary directory with a scrubbed environment and the same
@@ -89,8 +90,9 @@ from typing import IO
 from .values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
 
 CHILD_SCRIPT = Path(__file__).resolve().with_name("sandbox_child.py")
-# The grader's own tree: specs, reference solutions, this code. Never visible inside.
-GRADER_ROOT = Path(__file__).resolve().parents[1]
+# Never visible inside, wherever they are installed: this package (the grader's code, and
+# the course a wheel carries) and every course folder in use (see conceal()).
+PACKAGE_DIR = Path(__file__).resolve().parent
 INSIDE_SCRIPT = "/sandbox/child.py"
 INSIDE_SCRATCH = "/scratch"
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
@@ -1163,17 +1165,50 @@ def _python_dirs() -> tuple[str, ...]:
     return tuple(kept)
 
 
+_concealed: set[str] = set()
+
+
+def conceal(directory: Path) -> None:
+    """Hide ``directory`` (a course folder: specs and reference solutions) from every
+    sandbox started from now on, also where a directory the sandbox mounts contains it."""
+    _concealed.add(os.path.realpath(directory))
+
+
+@functools.cache
+def _installed_copies() -> frozenset[str]:
+    """This package and every installed copy of it: a checkout first on PYTHONPATH does
+    not stop the wheel in site-packages, and the course it carries, from being mounted."""
+    import importlib.metadata
+
+    copies = {str(PACKAGE_DIR)}
+    for distribution in importlib.metadata.distributions(name="calculus-graders"):
+        copies.add(os.path.realpath(distribution.locate_file(PACKAGE_DIR.name)))
+    return frozenset(copies)
+
+
 def _grader_mask(binds: list[str]) -> list[str]:
-    """Hide the grader's tree should a bound directory contain it (say, a Python installed
-    around it); the bound directories inside it (the venv) are bound again on top."""
-    root = str(GRADER_ROOT)
-    if not any(_within(root, path) for path in binds):
-        return []
-    options = ["--tmpfs", root]
-    for path in binds:
-        if path != root and _within(path, root):
+    """Cover each hidden directory a bound one shows (at its path inside, through
+    symlinks) with an empty read-only tmpfs. A bound directory inside a covered one (the
+    venv inside a checkout) is bound again on top, and one hidden inside that is covered
+    in turn (a wheel installed in that venv)."""
+    hidden = [path for path in {*_installed_copies(), *_concealed} if os.path.isdir(path)]
+    targets = set()
+    for bind in binds:
+        real = os.path.realpath(bind)
+        targets.update(bind + path[len(real) :] for path in hidden if _within(path, real))
+    options: list[str] = []
+    covered: list[str] = []
+    for path in sorted({*targets, *binds}):  # a directory sorts before what it contains
+        around = [outer for outer in [*binds, *covered] if outer != path and _within(path, outer)]
+        inside_covered = max(around, key=len, default=None) in covered
+        if path in targets and not inside_covered:
+            options += ["--tmpfs", path]
+            covered.append(path)
+        elif path not in targets and inside_covered:
             options += ["--ro-bind", path, path]
-    return [*options, "--remount-ro", root]
+    for path in covered:
+        options += ["--remount-ro", path]
+    return options
 
 
 def _installed(modules: Sequence[str]) -> list[str]:

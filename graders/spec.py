@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -25,9 +26,22 @@ from pydantic import (
     model_validator,
 )
 
+from . import sandbox
+
+
+def _bundled_course() -> Path:
+    """Where the W0D4 course is: inside the package when a wheel installed it, else (a
+    source checkout, an editable install) the repository's top folder."""
+    installed = resources.files(f"{__package__}.course")
+    if installed.joinpath("exercises").is_dir():
+        return Path(str(installed))
+    return Path(__file__).resolve().parent.parent
+
+
 # A course folder holds exercises/ (the specs) and reference/ (their solutions). The
-# bundled W0D4 course is this repository; instructors point --course at their own.
-DEFAULT_COURSE = Path(__file__).resolve().parent.parent
+# bundled one is W0D4; instructors point --course at their own.
+DEFAULT_COURSE = _bundled_course()
+sandbox.conceal(DEFAULT_COURSE)  # wherever it is installed, student code never sees it
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EXERCISE_ID = r"^[a-z][a-z0-9_]*$"  # also a file name: exercises/<id>.yaml, reference/<id>.py
@@ -163,6 +177,11 @@ class Spec(Strict):
     limits: Limits = Limits()
     _course: Path = PrivateAttr(default=DEFAULT_COURSE)
 
+    def __setstate__(self, state: dict[Any, Any]) -> None:
+        # Unpickled in another process (a Dask worker): its course is in use there too.
+        super().__setstate__(state)
+        sandbox.conceal(self._course)
+
     @field_validator("checks")
     @classmethod
     def _unique_names(cls, checks: list[Check]) -> list[Check]:
@@ -240,6 +259,7 @@ def load_spec(path: Path) -> Spec:
     if spec.id != path.stem:
         raise SpecError(f"{path}: id '{spec.id}' must match the file name '{path.stem}'")
     spec._course = path.resolve().parent.parent
+    sandbox.conceal(spec._course)
     return spec
 
 
