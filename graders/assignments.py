@@ -21,8 +21,33 @@ from collections import Counter
 from collections.abc import Sequence
 
 from .sandbox import assigned_names
-from .spec import Spec
+from .spec import Spec, of_assignment
 from .submission import Submission
+
+
+class AssignmentError(Exception):
+    """The notebook holds no handed-out exercise of any assignment: one line saying so."""
+
+
+def exercises_for(
+    submission: Submission, specs: Sequence[Spec], assignment: str | None = None
+) -> list[Spec]:
+    """The exercises to grade a hand-in against: those of ``assignment`` when it is named
+    (SpecError if none is); for a notebook, every exercise of the assignment whose
+    handed-out cells it holds, so that a student and the instructor see the same maximum;
+    otherwise ``specs``."""
+    if assignment is not None:
+        return of_assignment(specs, assignment)
+    if submission.kind != "notebook":
+        return list(specs)
+    inferred = infer_assignment(submission, specs)
+    if inferred is None:
+        known = sorted({spec.assignment for spec in specs if spec.assignment})
+        raise AssignmentError(
+            f"{submission.name} matches no assignment of the course: it holds none of the "
+            f"handed-out exercises of {', '.join(known) or 'any assignment'}"
+        )
+    return of_assignment(specs, inferred)
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import sandbox
-from .assignments import graded_cells, infer_assignment
+from .assignments import AssignmentError, graded_cells
 from .compare import Case, Tolerance, compare_numeric
 from .expressions import ExpressionMistake, compare_expression
 from .limits import LimitOverrides, limits_for
@@ -26,7 +26,7 @@ from .results import (
     Status,
     SubmissionResult,
 )
-from .spec import Check, Spec, SpecError, of_assignment
+from .spec import Check, Spec, SpecError
 from .submission import CodeCell, Submission, SubmissionError
 from .values import CallFailure, Placeholder
 
@@ -48,6 +48,7 @@ class UsageError(Exception):
 # missing sandbox, ...): anything else raised while grading is a bug of the grader's.
 GRADING_ERRORS = (
     SpecError,
+    AssignmentError,
     SubmissionError,
     UsageError,
     SetupError,
@@ -180,27 +181,6 @@ def grade(
             _grade_from_outcome(spec, submission, outcome, cases[spec.id], graded[spec.id])
         )
     return result
-
-
-def exercises_for(
-    submission: Submission, specs: Sequence[Spec], assignment: str | None = None
-) -> list[Spec]:
-    """The exercises to grade a hand-in against: those of ``assignment`` when it is named;
-    for a notebook, every exercise of the assignment whose handed-out cells it holds, so
-    that a student and the instructor see the same maximum; otherwise ``specs``."""
-    if assignment is not None:
-        return of_assignment(specs, assignment)
-    if submission.kind != "notebook":
-        return list(specs)
-    inferred = infer_assignment(submission, specs)
-    if inferred is None:
-        known = sorted({spec.assignment for spec in specs if spec.assignment})
-        raise UsageError(
-            f"{submission.name} matches no assignment of the course: it holds none of the "
-            f"handed-out exercises of {_listing(known, 'or') if known else 'any assignment'} "
-            "(name an assignment to grade it against one)"
-        )
-    return of_assignment(specs, inferred)
 
 
 def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[Spec]:
