@@ -46,6 +46,7 @@ from typing import Any, TextIO
 from . import engine, sandbox
 from . import spec as specs_module
 from .archives import HandIn, Input, InputError, MemberError
+from .assignments import AssignmentError, exercises_for
 from .batch_reports import (
     write_canvas_feedback_zip,
     write_gradebook_csv,
@@ -388,6 +389,12 @@ class Batch:
             prepared.problem = str(exc)
             return
         specs = self.specs
+        if submission.kind == "notebook" and not self.args.exercise:
+            try:
+                specs = exercises_for(submission, specs, self.args.assignment)
+            except AssignmentError as exc:
+                prepared.problem = str(exc)
+                return
         if submission.kind == "answer":
             specs = [spec for spec in specs if spec.kind == "expression"]
             if not specs:
@@ -495,6 +502,8 @@ def run_batch(args: argparse.Namespace) -> int:
     if args.out.resolve() == args.input.resolve():
         raise CommandError("--out must be another folder than the input")
     specs = specs_module.load_specs(args.course, args.exercise)
+    if args.assignment is not None:
+        specs = specs_module.of_assignment(specs, args.assignment)
     with _output_folder(args.out), _opened(args) as source:
         if not source.handins:
             raise CommandError(f"{args.input}: no hand-ins found (no files or folders in it)")

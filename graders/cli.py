@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import spec as specs_module
+from .assignments import AssignmentError, exercises_for
 from .safe_text import one_line
 from .spec import Spec, SpecError
 from .submission import Submission, SubmissionError, from_answer, load
@@ -95,11 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--answer", help='a typed answer, e.g. "4a^3 e^(a^4+1)"')
     _add_output_options(check)
 
-    grade = commands.add_parser("grade", help="grade a file against every exercise it answers")
+    grade = commands.add_parser(
+        "grade", help="grade a file: a notebook against its assignment, a .py what it answers"
+    )
     grade.add_argument("submission", type=Path, help=".py, .ipynb or .txt file")
     grade.add_argument(
         "--exercise", action="append", default=[], help="only this exercise (repeatable)"
     )
+    _add_assignment_option(grade)
     _add_output_options(grade)
 
     validate = commands.add_parser(
@@ -111,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("input", type=Path, help="folder, .zip, Canvas or Gradescope export zip")
     batch.add_argument("--out", type=Path, required=True, help="output folder (gradebook, reports)")
     batch.add_argument("--exercise", action="append", default=[], help="only this exercise")
+    _add_assignment_option(batch)
     batch.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, help="parallel sandboxes"
     )
@@ -137,6 +142,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--total-only", action="store_true", help="gradescope: show students only the total"
     )
     return parser
+
+
+def _add_assignment_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--assignment",
+        metavar="NAME",
+        help="grade against this assignment's exercises (default: a notebook's own, see `list`)",
+    )
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -196,7 +209,7 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (CommandError, SpecError, SubmissionError) as exc:
+    except (CommandError, SpecError, SubmissionError, AssignmentError) as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
@@ -236,7 +249,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _grade(specs, submission, args, answered_only=False)
     specs = specs_module.load_specs(args.course, args.exercise)
     submission = load(args.submission)
-    return _grade(specs, submission, args, answered_only=not args.exercise)
+    if args.assignment is not None or not args.exercise:
+        specs = exercises_for(submission, specs, args.assignment)
+    # A notebook is graded against every exercise of its assignment, answered or not.
+    answered_only = submission.kind != "notebook" and not args.exercise
+    return _grade(specs, submission, args, answered_only=answered_only)
 
 
 def _list(as_json: bool, course: Path) -> int:
@@ -246,6 +263,7 @@ def _list(as_json: bool, course: Path) -> int:
             "id": spec.id,
             "title": spec.title,
             "source": spec.source,
+            "assignment": spec.assignment,
             "answers": spec.answer_names,
             "max_score": spec.max_score,
         }
@@ -257,7 +275,11 @@ def _list(as_json: bool, course: Path) -> int:
     width = max((len(row["id"]) for row in rows), default=0)
     for row in rows:
         defines = ", ".join(row["answers"])
-        print(f"{row['id']:<{width}}  {row['title']} ({row['source']}; defines {defines})")
+        assignment = row["assignment"] or "no assignment"
+        print(
+            f"{row['id']:<{width}}  {assignment}  {row['title']} "
+            f"({row['source']}; defines {defines})"
+        )
     return EXIT_OK
 
 

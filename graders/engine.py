@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import sandbox
+from .assignments import AssignmentError, graded_cells
 from .compare import Case, Tolerance, compare_numeric
 from .expressions import ExpressionMistake, compare_expression
 from .limits import LimitOverrides, limits_for
@@ -47,6 +48,7 @@ class UsageError(Exception):
 # missing sandbox, ...): anything else raised while grading is a bug of the grader's.
 GRADING_ERRORS = (
     SpecError,
+    AssignmentError,
     SubmissionError,
     UsageError,
     SetupError,
@@ -56,8 +58,13 @@ GRADING_ERRORS = (
 
 
 def build_job(
-    specs: Sequence[Spec], submission: Submission, cases: dict[str, list[ReferenceCase]]
+    specs: Sequence[Spec],
+    submission: Submission,
+    cases: dict[str, list[ReferenceCase]],
+    graded: dict[str, list[int]],
 ) -> sandbox.Job:
+    """The sandbox job: the cells, and a snapshot of each exercise's answers after each of
+    the cells in ``graded`` (from ``assignments.graded_cells``)."""
     lazy_modules: dict[str, str] = {}
     setup_code: list[str] = []
     for spec in specs:
@@ -69,7 +76,7 @@ def build_job(
     prelude = setup_code if submission.kind == "notebook" else setup_code + _given_code(specs)
     extractions = [
         sandbox.Extraction(
-            exercise=spec.id,
+            exercise=_snapshot_key(spec, index),
             names=spec.answer_names,
             calls=[
                 sandbox.Call(function=spec.function.name, kwargs=case.kwargs)
@@ -77,8 +84,10 @@ def build_job(
             ]
             if spec.function is not None
             else [],
+            after=index,
         )
         for spec in specs
+        for index in graded[spec.id]
     ]
     cells = [
         sandbox.Cell(index=c.index, source=c.source, filename=c.filename) for c in submission.cells
@@ -86,6 +95,10 @@ def build_job(
     return sandbox.Job(
         cells=cells, prelude="\n".join(prelude), lazy_modules=lazy_modules, extractions=extractions
     )
+
+
+def _snapshot_key(spec: Spec, cell_index: int) -> str:
+    return f"{spec.id}@{cell_index}"
 
 
 def _given_code(specs: Sequence[Spec]) -> list[str]:
@@ -148,7 +161,8 @@ def grade(
             limits_for(specs, submission, LimitOverrides()),
             require_isolation=require_isolation,
         )
-    outcome = run.submit(build_job(specs, submission, cases))
+    graded = {spec.id: graded_cells(spec, submission) for spec in specs}
+    outcome = run.submit(build_job(specs, submission, cases, graded))
     if outcome.setup_failed:
         last_line = (outcome.stderr.strip().splitlines() or [outcome.termination])[-1]
         raise SetupError(f"the exercises' setup failed in the sandbox: {last_line}")
@@ -163,7 +177,9 @@ def grade(
                 f"(looked for {', '.join(looked_for)})"
             )
     for spec in specs:
-        result.exercises.append(_grade_from_outcome(spec, submission, outcome, cases[spec.id]))
+        result.exercises.append(
+            _grade_from_outcome(spec, submission, outcome, cases[spec.id], graded[spec.id])
+        )
     return result
 
 
@@ -182,12 +198,17 @@ def _grade_typed_answer(spec: Spec, answer: str, case: ReferenceCase) -> Exercis
 
 
 def _grade_from_outcome(
-    spec: Spec, submission: Submission, outcome: sandbox.Outcome, cases: list[ReferenceCase]
+    spec: Spec,
+    submission: Submission,
+    outcome: sandbox.Outcome,
+    cases: list[ReferenceCase],
+    graded: list[int],
 ) -> ExerciseResult:
+    """The exercise graded from its own cell (``graded[0]``), or from a later cell that
+    assigns its answers again where that does better (a higher score; an attempt beats
+    none); the report names the cell."""
     names = set(spec.answer_names)
-    answering = [cell for cell in outcome.cells if names & set(cell.assigned)]
-    wanted = _listing(spec.answer_names)
-    if not answering:
+    if not graded:
         unreadable = _syntax_error_mentioning(submission, outcome, names)
         if unreadable is not None:
             problem = _cell_problem(unreadable, _where(submission, unreadable), outcome)
@@ -195,10 +216,38 @@ def _grade_from_outcome(
             return _unanswered(spec, *problem)
         feedback = (
             f"No answer found: nothing in {submission.name} defines "
-            f"{_listing(spec.answer_names, 'or')}."
+            f"{_listing(spec.answer_names, 'or')}. {_how_to_answer(spec, submission)}"
         )
         return _unanswered(spec, Status.NOT_ATTEMPTED, feedback)
-    cell = answering[-1]
+    reports = {cell.index: cell for cell in outcome.cells}
+    results = [_grade_cell(spec, submission, outcome, cases, reports[index]) for index in graded]
+    best = max(
+        range(len(results)),
+        key=lambda n: (results[n].score, results[n].status != Status.NOT_ATTEMPTED, -n),
+    )
+    result = results[best]
+    if submission.kind == "notebook":
+        cell = _where(submission, reports[graded[best]])
+        own = _where(submission, reports[graded[0]])
+        result.graded_cell = cell.removesuffix(" of the notebook")
+        result.feedback += (
+            f" Graded from {cell}."
+            if best == 0
+            else f" Graded from {cell}, which does better than the exercise's own cell ({own})."
+        )
+    return result
+
+
+def _grade_cell(
+    spec: Spec,
+    submission: Submission,
+    outcome: sandbox.Outcome,
+    cases: list[ReferenceCase],
+    cell: sandbox.CellReport,
+) -> ExerciseResult:
+    """The exercise graded from the state right after one cell that assigns its answers."""
+    names = set(spec.answer_names)
+    wanted = _listing(spec.answer_names)
     where = _where(submission, cell)
     if cell.exception == "NotImplementedError":
         typed = _typed_below(submission, cell, names)
@@ -208,7 +257,7 @@ def _grade_from_outcome(
             f"`raise NotImplementedError(...)` line once you have filled in {wanted}.{below}"
         )
         return _unanswered(spec, Status.NOT_ATTEMPTED, feedback)
-    snapshot = outcome.snapshots.get(spec.id)
+    snapshot = outcome.snapshots.get(_snapshot_key(spec, cell.index))
     problem = _cell_problem(cell, where, outcome)
     if snapshot is None:
         status = problem[0] if problem else Status.ERROR
@@ -266,6 +315,15 @@ def _call_problem(
         f"{name} in {where} raised {failure.exception}: {failure.message}{at}{code}, "
         f"when called {case.label}{some}."
     )
+
+
+def _how_to_answer(spec: Spec, submission: Submission) -> str:
+    """One line on where the answer goes, in the student's terms."""
+    if spec.kind == "expression":
+        cell = "add a code cell" if submission.kind == "notebook" else "add the line"
+        return f'To answer, {cell} `{spec.answer_names[0]} = "..."` with your formula as text.'
+    wanted = _listing(spec.answer_names)
+    return f"To answer, define {wanted} in the exercise's cell ({spec.source})."
 
 
 def _comparisons(

@@ -24,9 +24,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from . import engine, report
+from .assignments import exercises_for
 from .results import SubmissionResult
 from .sandbox import assigned_names
-from .spec import DEFAULT_COURSE, Spec, find
+from .spec import DEFAULT_COURSE, Spec, find, load_all, of_assignment
 from .submission import CodeCell, Submission, from_answer, load, neutralise_magics
 
 if TYPE_CHECKING:
@@ -97,9 +98,10 @@ class Feedback:
 
 
 def check(
-    exercise: str,
+    exercise: str | None = None,
     answer: str | None = None,
     *,
+    assignment: str | None = None,
     source_file: str | Path | None = None,
     course: str | Path = DEFAULT_COURSE,
 ) -> Feedback:
@@ -109,12 +111,18 @@ def check(
     (in Jupyter, Colab or IPython; in plain Python, the calling ``.py`` file). ``answer``
     is a typed formula for an expression exercise (``check("chain_rule", "4a^3
     e^(a^4+1)")``); ``source_file`` grades a ``.py``, ``.ipynb`` or ``.txt`` file instead.
+    Without ``exercise``, every exercise of the notebook's assignment is graded, as
+    ``grade.py grade`` grades a notebook: ``assignment`` names it instead of recognising
+    it from the exercise cells.
     """
     caller = sys._getframe(1)
     try:
-        spec = find(exercise, Path(course))
-        replay = _replay(spec, answer, source_file, caller)
-        result = engine.grade(replay.submission, [spec])
+        specs = _specs(exercise, assignment, Path(course))
+        replay = _replay(specs, answer, source_file, caller)
+        if exercise is None:
+            specs = exercises_for(replay.submission, specs, assignment)
+        answered_only = exercise is None and replay.submission.kind == "code"
+        result = engine.grade(replay.submission, specs, answered_only=answered_only)
     except engine.GRADING_ERRORS as exc:
         raise CheckError(str(exc)) from None
     finally:
@@ -130,6 +138,16 @@ def check(
     return feedback
 
 
+def _specs(exercise: str | None, assignment: str | None, course: Path) -> list[Spec]:
+    """The exercise named, or those that may be the notebook's (all, or the assignment's)."""
+    if exercise is not None:
+        if assignment is not None:
+            raise CheckError("name an exercise or an assignment, not both")
+        return [find(exercise, course)]
+    specs = load_all(course)
+    return of_assignment(specs, assignment) if assignment is not None else specs
+
+
 @dataclass(frozen=True)
 class _Replay:
     """A submission to grade, and how many executed cells were left out for length."""
@@ -139,15 +157,17 @@ class _Replay:
 
 
 def _replay(
-    spec: Spec, answer: str | None, source_file: str | Path | None, caller: FrameType
+    specs: list[Spec], answer: str | None, source_file: str | Path | None, caller: FrameType
 ) -> _Replay:
     if answer is not None and source_file is not None:
         raise CheckError("give either a typed answer or source_file, not both")
     if answer is not None:
-        if spec.kind != "expression":
+        if len(specs) != 1:
+            raise CheckError('a typed answer needs its exercise: check("chain_rule", "...")')
+        if specs[0].kind != "expression":
             raise CheckError(
-                f"{spec.id} is graded from your code, not a typed answer: "
-                f'call check("{spec.id}") after running your cell'
+                f"{specs[0].id} is graded from your code, not a typed answer: "
+                f'call check("{specs[0].id}") after running your cell'
             )
         return _Replay(from_answer(answer))
     if source_file is not None:
@@ -155,11 +175,10 @@ def _replay(
     shell = _shell()
     if shell is not None and shell.history_manager is not None:
         current_line = caller.f_lineno if _runs_cell(caller, shell.user_ns) else None
-        cells, dropped = history_cells(
-            shell.history_manager.input_hist_raw, spec.answer_names, current_line
-        )
+        names = [name for spec in specs for name in spec.answer_names]
+        cells, dropped = history_cells(shell.history_manager.input_hist_raw, names, current_line)
         return _Replay(Submission(None, SUBMISSION_NAME, "notebook", cells, None), dropped)
-    return _Replay(_script(spec, caller))
+    return _Replay(_script(specs[0], caller))
 
 
 def _shell() -> InteractiveShell | None:

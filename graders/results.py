@@ -89,6 +89,7 @@ class ExerciseResult:
     status: Status
     feedback: str
     checks: list[CheckResult] = field(default_factory=list)
+    graded_cell: str | None = None  # a notebook's: the cell the answers were read after
 
     @property
     def score(self) -> float:
@@ -107,12 +108,20 @@ class ExerciseResult:
             "max_score": self.max_score,
             "feedback": self.feedback,
             "checks": [check.to_dict(evidence=evidence) for check in self.checks],
+            "graded_cell": self.graded_cell,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExerciseResult:
         checks = [CheckResult.from_dict(check) for check in data["checks"]]
-        return cls(data["id"], data["title"], Status(data["status"]), data["feedback"], checks)
+        return cls(
+            data["id"],
+            data["title"],
+            Status(data["status"]),
+            data["feedback"],
+            checks,
+            data.get("graded_cell"),
+        )
 
 
 @dataclass

@@ -162,9 +162,11 @@ class Call:
 
 @dataclass
 class Extraction:
-    exercise: str
+    exercise: str  # the key its snapshot comes back under in Outcome.snapshots
     names: list[str]  # names whose values to snapshot
     calls: list[Call] = field(default_factory=list)  # made at snapshot time
+    # The Cell.index to snapshot after; None: after each cell that binds the names.
+    after: int | None = None
 
 
 @dataclass
@@ -401,11 +403,18 @@ class _Binder(ast.NodeVisitor):
 
 
 def _snapshot_plan(job: Job, assigned: list[list[str]]) -> list[list[int]]:
-    """For each cell, the extractions to snapshot after it: those whose names it binds."""
-    wanted = [set(e.names) | {call.function for call in e.calls} for e in job.extractions]
+    """For each cell, the extractions to snapshot after it: those meant for that cell, or
+    without a cell, those whose names it binds."""
+
+    def wanted(extraction: Extraction, cell: Cell, cell_names: list[str]) -> bool:
+        if extraction.after is not None:
+            return cell.index == extraction.after
+        names = set(extraction.names) | {call.function for call in extraction.calls}
+        return not names.isdisjoint(cell_names)
+
     return [
-        [position for position, names in enumerate(wanted) if names.intersection(cell_names)]
-        for cell_names in assigned
+        [position for position, e in enumerate(job.extractions) if wanted(e, cell, cell_names)]
+        for cell, cell_names in zip(job.cells, assigned, strict=True)
     ]
 
 

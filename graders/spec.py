@@ -45,6 +45,7 @@ sandbox.conceal(DEFAULT_COURSE)  # wherever it is installed, student code never 
 
 IDENTIFIER = r"^[A-Za-z_][A-Za-z0-9_]*$"
 EXERCISE_ID = r"^[a-z][a-z0-9_]*$"  # also a file name: exercises/<id>.yaml, reference/<id>.py
+ASSIGNMENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 # A given value or input parameter: a number, or a Python expression over np and earlier names.
 GivenValue = float | int | str
@@ -172,6 +173,13 @@ class Spec(Strict):
         default=None, description="the given that indexes array answers"
     )
     checks: list[Check] = Field(min_length=1)
+    assignment: Annotated[str, Field(pattern=ASSIGNMENT)] | None = Field(
+        default=None, description="the handed-out notebook this exercise is part of"
+    )
+    markers: list[Annotated[str, Field(pattern=r"\S")]] = Field(
+        default_factory=list,
+        description="lines of the exercise's heading or handed-out cell that identify it",
+    )
     function: Function | None = None
     expression: Expression | None = None
     limits: Limits = Limits()
@@ -193,6 +201,13 @@ class Spec(Strict):
             if duplicates := sorted({id_ for id_ in ids if ids.count(id_) > 1}):
                 raise ValueError(f"{check.name}: duplicate mistake ids: {', '.join(duplicates)}")
         return checks
+
+    @field_validator("markers")
+    @classmethod
+    def _one_line_each(cls, markers: list[str]) -> list[str]:
+        if any("\n" in marker for marker in markers):
+            raise ValueError("a marker is one line of the notebook")
+        return [marker.strip() for marker in markers]
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
@@ -314,6 +329,15 @@ def load_specs(course: Path = DEFAULT_COURSE, exercise_ids: Sequence[str] = ()) 
     if exercise_ids:
         return [find(exercise_id, course) for exercise_id in exercise_ids]
     return load_all(course)
+
+
+def of_assignment(specs: Sequence[Spec], assignment: str) -> list[Spec]:
+    """The exercises of one assignment; an assignment none of them has is refused."""
+    chosen = [spec for spec in specs if spec.assignment == assignment]
+    if not chosen:
+        known = ", ".join(sorted({s.assignment for s in specs if s.assignment})) or "none"
+        raise SpecError(f"unknown assignment '{assignment}' (known: {known})")
+    return chosen
 
 
 def find(exercise_id: str, course: Path = DEFAULT_COURSE) -> Spec:

@@ -55,14 +55,26 @@ class CodeCell:
 
 
 @dataclass(frozen=True)
+class TextCell:
+    """A notebook's markdown or raw cell: never run, but where exercises are introduced."""
+
+    index: int
+    source: str
+
+
+@dataclass(frozen=True)
 class Submission:
-    """A hand-in: kind "code" (.py) and "notebook" have cells, kind "answer" has the text."""
+    """A hand-in: kind "code" (.py) and "notebook" have cells, kind "answer" has the text.
+
+    ``texts`` are a notebook's other cells, numbered among all its cells as ``cells`` are.
+    """
 
     path: Path | None
     name: str
     kind: str
     cells: tuple[CodeCell, ...]
     answer: str | None
+    texts: tuple[TextCell, ...] = ()
 
 
 def load(path: Path) -> Submission:
@@ -81,9 +93,9 @@ def from_bytes(path: Path, data: bytes) -> Submission:
     if kind == "answer":
         return Submission(path, path.name, kind, (), _normalise_newlines(text).strip())
     if kind == "notebook":
-        cells = _notebook_cells(path, text)
-    else:
-        cells = (CodeCell(0, neutralise_magics(_normalise_newlines(text)), path.name),)
+        notebook = _read_notebook(path, text)
+        return Submission(path, path.name, kind, _code_cells(notebook), None, _text_cells(notebook))
+    cells = (CodeCell(0, neutralise_magics(_normalise_newlines(text)), path.name),)
     return Submission(path, path.name, kind, cells, None)
 
 
@@ -171,13 +183,20 @@ def _statement_starts(source: str) -> set[int] | None:
     return starts
 
 
-def _notebook_cells(path: Path, text: str) -> tuple[CodeCell, ...]:
+def _code_cells(notebook: NotebookNode) -> tuple[CodeCell, ...]:
     """The code cells in order, named by their position among code cells as students count them."""
-    notebook = _read_notebook(path, text)
     code = [(index, cell) for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     return tuple(
         CodeCell(index, neutralise_magics(_normalise_newlines(cell.source)), f"code cell {number}")
         for number, (index, cell) in enumerate(code, start=1)
+    )
+
+
+def _text_cells(notebook: NotebookNode) -> tuple[TextCell, ...]:
+    return tuple(
+        TextCell(index, _normalise_newlines(cell.source))
+        for index, cell in enumerate(notebook.cells)
+        if cell.cell_type != "code"
     )
 
 

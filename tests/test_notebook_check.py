@@ -57,6 +57,14 @@ def attempt(dv_dt: str) -> str:
 WRONG = attempt("np.exp(-t/tau)").replace("df_dt = ...", "df_dt = u_t * dv_dt + v_t * du_dt")
 CORRECT = WRONG.replace("dv_dt = np.exp(-t/tau)", "dv_dt = -1/tau * np.exp(-t/tau)")
 
+PSP_CORRECT = """\
+J, tau_s, t_sp, dt = 1, 1, 1, .1
+t = np.arange(0, 10, dt)
+PSP = J * t * np.exp(-(t - t_sp)/tau_s)
+rectangle_areas = PSP * dt
+numerical_integral = np.cumsum(rectangle_areas)
+"""
+
 # A student's session, in the order they ran it: the cell as handed out, a wrong attempt,
 # a correct one, a typed answer, a typo, and a check in the middle of an answer cell.
 SESSION = {
@@ -71,7 +79,7 @@ SESSION = {
     "passed": 'r = check("product_rule_alpha")\nprint(r.result.score, r.result.max_score)',
     "typed": 'check("chain_rule", "4a^3 e^(a^4+1)")',
     "unknown": 'check("product_rule_alfa")',
-    "mid_cell": 'dv_dt = 2 * dv_dt\ncheck("product_rule_alpha")\ndv_dt = dv_dt / 2',
+    "mid_cell": PSP_CORRECT + 'check("psp_charge")\nnumerical_integral = None',
 }
 RAISING = {"handed_out", "unknown"}
 
@@ -153,7 +161,7 @@ def test_unknown_exercise_is_one_line(session):
 
 def test_check_in_an_answer_cell_sees_only_the_lines_above_it(session):
     report = html(session["mid_cell"])
-    assert "2/3" in report  # dv_dt doubled; the halving below the call had not run yet
+    assert "3/3" in report  # numerical_integral is still right: the line below had not run
 
 
 def test_report_styles_stay_inside_the_report(session):

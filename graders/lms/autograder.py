@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import engine
+from ..assignments import AssignmentError, exercises_for
 from ..cli import CommandError
 from ..reference import ReferenceError, reference_cases
 from ..results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
@@ -193,6 +194,10 @@ def _grade_file(path: Path, name: str, specs: Sequence[Spec]) -> SubmissionResul
     except SubmissionError as exc:
         # The message starts with the container's path; the student knows the file's name.
         return f"Could not read {str(exc).replace(str(path), name, 1)}."
+    try:
+        specs = exercises_for(submission, specs)
+    except AssignmentError as exc:
+        return f"Not graded: {exc}."
     if submission.kind == "answer":
         specs = [spec for spec in specs if spec.kind == "expression"]
         if not specs:
