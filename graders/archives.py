@@ -28,13 +28,13 @@ import stat
 import unicodedata
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from .submission import MAX_BYTES
+from .submission import MAX_BYTES, valid_text
 
 GRADABLE = (".py", ".ipynb", ".txt")
 MAX_DEPTH = 12  # folders within a student's folder; deeper is not a hand-in
@@ -52,8 +52,12 @@ WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10))}
     f"lpt{i}" for i in range(10)
 }
 
+# Canvas writes the ids right after the name, which it scrubs of every "_<digits>_" (lms-
+# formats.md 1c.1): so the ids are the first such block, and whatever follows is the
+# student's own file name, which may look like another student's ids.
+_CANVAS_BASE = r"(?P<name>(?:(?!_\d+_).)*?)(?:_(?P<late>late))?_(?P<user>\d+)"
 _CANVAS_NAMED = re.compile(
-    r"^(?P<name>.*?)(?:_(?P<late>late))?_(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>.+)$",
+    rf"^{_CANVAS_BASE}_(?P<attachment>\d+)_(?P<file>.+)$",
     re.IGNORECASE,
 )
 _CANVAS_ANON = re.compile(
@@ -61,8 +65,8 @@ _CANVAS_ANON = re.compile(
     re.IGNORECASE,
 )
 _CANVAS_ENTRY = re.compile(
-    r"^(?:(?P<name>.*?)(?:_(?P<late>late))?_(?P<user>\d+)|(?:(?P<alate>late)_)?anon_(?P<anon>"
-    r"[A-Za-z0-9]+))_(?P<kind>text|link)\.html$",
+    rf"^(?:{_CANVAS_BASE}|(?:(?P<alate>late)_)?anon_(?P<anon>[A-Za-z0-9]+))"
+    r"_(?P<kind>text|link)\.html$",
     re.IGNORECASE,
 )
 _GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
@@ -95,6 +99,7 @@ class Entry:
     size: int  # as declared (zip) or found (folder)
     refused: str | None = None  # why it may not be read (a link, a special file)
     source: str | zipfile.ZipInfo | None = None  # the file's path, or the zip entry
+    undecodable: bool = False  # its name was not UTF-8: shown with U+FFFD for the bad bytes
 
 
 @dataclass(slots=True)
@@ -128,15 +133,22 @@ class Input(contextlib.AbstractContextManager["Input"]):
         self.warnings: list[str] = []  # entries refused without a student to blame
         self._zip: zipfile.ZipFile | None = None
         self._read_total = 0
-        if path.is_dir():
-            entries = self._folder_entries()
-        elif path.is_file():
-            entries = _unwrap(self._zip_entries())
-        else:
-            raise InputError(f"{path}: no such file or folder")
-        self.layout, self.handins = _arrange(entries, self)
+        try:
+            if path.is_dir():
+                entries = self._folder_entries()
+            elif path.is_file():
+                entries = _unwrap(self._zip_entries())
+            else:
+                raise InputError(f"{path}: no such file or folder")
+            self.layout, self.handins = _arrange(entries, self)
+        except BaseException:
+            self.close()  # refused while opening: nobody else can close it
+            raise
 
     def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
 
@@ -176,7 +188,7 @@ class Input(contextlib.AbstractContextManager["Input"]):
         except OSError as exc:
             raise InputError(f"{folder}: cannot be listed ({exc.strerror or exc})") from None
         for item in listing:
-            here = (*parts, item.name)
+            here = (*parts, valid_text(item.name))
             if _is_junk(here):
                 continue
             if len(entries) >= self.limits.members:
@@ -186,9 +198,10 @@ class Input(contextlib.AbstractContextManager["Input"]):
                 self._walk_folder(Path(item.path), here, entries)
                 continue
             refused = _refusal(info.st_mode)
-            entries.append(
-                Entry("/".join(here), here, info.st_mtime, info.st_size, refused, item.path)
-            )
+            relative = os.path.relpath(item.path, self.path)
+            undecodable = valid_text(relative) != relative
+            size, date = info.st_size, info.st_mtime
+            entries.append(Entry("/".join(here), here, date, size, refused, item.path, undecodable))
 
     def _walk_folder(self, folder: Path, parts: tuple[str, ...], entries: list[Entry]) -> None:
         if folder.resolve() == self.exclude:
@@ -353,7 +366,7 @@ def _unwrap(entries: list[Entry]) -> list[Entry]:
         and len({entry.parts[0] for entry in entries}) == 1
         and not _GRADESCOPE_FOLDER.match(entries[0].parts[0])
     ):
-        entries = [Entry(e.name, e.parts[1:], e.date, e.size, e.refused, e.source) for e in entries]
+        entries = [replace(entry, parts=entry.parts[1:]) for entry in entries]
     return entries
 
 
@@ -533,6 +546,10 @@ def _choose(key: str, student: str, candidates: list[tuple[Entry, str, tuple[Any
     for entry, _, _ in gradable:
         if entry.refused is not None:
             handin.notes.append(f"{entry.name} {entry.refused}")
+        if entry.undecodable:
+            handin.notes.append(
+                f"{entry.name}: its name is not valid UTF-8; the bytes that are not show as \ufffd"
+            )
     if not usable:
         kinds = ", ".join(GRADABLE)
         found = f" (found: {', '.join(files)})" if files else ""

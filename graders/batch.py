@@ -54,7 +54,7 @@ from .batch_reports import (
     write_summary,
 )
 from .cli import EXIT_OK, EXIT_SHORT, CommandError, limit_overrides
-from .gradebook import Gradebook
+from .gradebook import Gradebook, GradebookError
 from .limits import LimitOverrides, limits_for
 from .records import StudentRecord
 from .results import SubmissionResult
@@ -388,6 +388,12 @@ class Batch:
         except SubmissionError as exc:
             prepared.problem = str(exc)
             return
+        except Exception as exc:  # a way to be unreadable not foreseen: still only this row
+            problem = str(exc).strip().split("\n", 1)[0][:160] or "no details"
+            prepared.problem = (
+                f"{handin.filename}: cannot be read ({type(exc).__name__}: {problem})"
+            )
+            return
         specs = self.specs
         if submission.kind == "notebook" and not self.args.exercise:
             try:
@@ -424,7 +430,9 @@ class Batch:
         gradebook.save(
             record, fingerprint=prepared.fingerprint, spec_hash=self.spec_hash, retry=graded.retry
         )
-        self._write_files(record)
+        # As stored, not as graded: the gradebook's text is clean of what no file can hold,
+        # and a resumed batch writes the same files.
+        self._write_files(gradebook.record(handin.key))
 
     def _write_files(self, record: StudentRecord) -> None:
         # A report that cannot be written must not stop the batch: the grade is saved, and
@@ -549,6 +557,8 @@ def _gradebook(args: argparse.Namespace) -> Iterator[Gradebook]:
         gradebook = Gradebook(path)
     except sqlite3.DatabaseError as exc:
         raise CommandError(f"{path}: not a usable gradebook ({exc}); move it away") from None
+    except GradebookError as exc:
+        raise CommandError(str(exc)) from None
     try:
         gradebook.begin_run(str(args.input), resumed=args.resume)
         yield gradebook
@@ -558,9 +568,7 @@ def _gradebook(args: argparse.Namespace) -> Iterator[Gradebook]:
 
 def _discard_batch(out: Path, path: Path) -> None:
     """Start fresh: remove the earlier gradebook and the reports it lists (nothing else)."""
-    earlier = Gradebook(path)
-    keys = earlier.student_keys()
-    earlier.close()
+    keys = Gradebook.keys_in(path)
     _remove_reports(out, keys)
     Gradebook.discard(path)
     _say(f"{out} held an earlier batch ({len(keys)} students): starting fresh (--resume continues)")

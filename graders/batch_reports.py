@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from graders import report
+from graders.compare import spread
 from graders.records import StudentRecord
 from graders.results import CheckResult, CheckStatus, Curve, Status, SubmissionResult
 from graders.spec import Spec
@@ -180,7 +181,7 @@ def _plots(check: CheckResult) -> list[_Plot]:
         figure = _Figure.of(_Lines.of(curve), check.name)
         caption = _caption(curve)
         if figure.squares:
-            drawn, wrong = figure.marked, sum(curve.mismatch or [])
+            drawn, wrong = figure.marked, curve.mismatches
             caption += " (marked by small squares"
             caption += f", {drawn} of them evenly spread)" if drawn < wrong else ")"
         plots.append(_Plot(figure, caption))
@@ -200,17 +201,17 @@ def _matches(curve: Curve) -> bool:
 
 
 def _caption(curve: Curve) -> str:
-    expected = len(curve.expected)
+    expected = curve.points
     if curve.actual is None:
         finding = "your answer could not be read as numbers: only the expected values are drawn"
-    elif len(curve.actual) != expected:
+    elif curve.actual_points != expected:
         finding = (
-            f"your answer has {len(curve.actual)} values where {expected} are expected; "
+            f"your answer has {curve.actual_points} values where {expected} are expected; "
             "they are drawn position by position"
         )
     elif curve.mismatch is None:
         finding = "your values and the expected ones"
-    elif mismatches := sum(curve.mismatch):
+    elif mismatches := curve.mismatches:
         finding = f"differs at {mismatches} of {expected} points"
     else:
         finding = f"matches at all {expected} points"
@@ -234,8 +235,10 @@ class _Lines:
 
         expected = np.asarray(curve.expected, dtype=float)  # None (stored NaN) becomes NaN
         actual = np.asarray(curve.actual if curve.actual is not None else [], dtype=float)
-        if len(actual) in (0, len(expected)):
-            x_name, x = curve.x_name, np.asarray(curve.x, dtype=float)
+        x_name, x = curve.x_name, np.asarray(curve.x, dtype=float)
+        if curve.actual_x is not None:
+            x_actual = np.asarray(curve.actual_x, dtype=float)
+        elif len(actual) in (0, len(expected)):
             x_actual = x[: len(actual)]
         else:  # lengths differ: the student's values are compared position by position
             x_name, x, x_actual = "index", np.arange(len(expected)), np.arange(len(actual))
@@ -244,22 +247,15 @@ class _Lines:
         finite = np.isfinite(actual)
         # A non-finite answer is marked at the expected value: it has no place of its own.
         marked = np.where(finite[wrong], actual[wrong], expected[wrong])
-        shown, shown_actual, marks = _thin(len(x)), _thin(len(x_actual)), _thin(len(wrong))
+        shown, shown_actual, marks = (
+            spread(count, MAX_PLOT_POINTS) for count in (len(x), len(x_actual), len(wrong))
+        )
         return cls(
             x_name=x_name,
             expected=(x[shown], np.where(np.isfinite(expected), expected, np.nan)[shown]),
             actual=(x_actual[shown_actual], np.where(finite, actual, np.nan)[shown_actual]),
             mismatch=(x[wrong][marks], marked[marks]),
         )
-
-
-def _thin(count: int) -> np.ndarray:
-    """At most MAX_PLOT_POINTS indices, evenly spread over ``count`` points."""
-    import numpy as np
-
-    if count <= MAX_PLOT_POINTS:
-        return np.arange(count)
-    return np.unique(np.linspace(0, count - 1, MAX_PLOT_POINTS).round().astype(int))
 
 
 @dataclass(frozen=True)

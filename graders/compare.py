@@ -34,6 +34,10 @@ _CLOSE_CURVE_CORRELATION = 0.99
 
 _NO_FEEDBACK: Mapping[str, str] = MappingProxyType({})
 
+# Evidence keeps at most this many points of a curve, evenly spread, and as many of the
+# points that differ: a picture needs no more, and a student's array can be any length.
+MAX_CURVE_POINTS = 500
+
 _HARD_CODED = (
     "A value that should come from the function's parameters (such as a step size or an "
     "input array) seems to be hard-coded."
@@ -124,7 +128,7 @@ def compare_numeric(
 
 
 def _curve(outcome: _Outcome, tol: Tolerance) -> results.Curve | None:
-    """Plot data for a 1-D real comparison; other shapes are not drawn."""
+    """Plot data for a 1-D real comparison, thinned; other shapes are not drawn."""
     expected = outcome.expected
     if expected.ndim != 1 or np.iscomplexobj(expected) or expected.size > 100_000:
         return None
@@ -135,18 +139,58 @@ def _curve(outcome: _Outcome, tol: Tolerance) -> results.Curve | None:
         x_name, x = "index", np.arange(expected.size, dtype=float)
     actual = outcome.actual
     readable = actual is not None and actual.ndim == 1 and not np.iscomplexobj(actual)
-    mismatch = None
-    if readable and actual.shape == expected.shape:
-        close = np.isclose(actual, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
-        mismatch = (~close).tolist()
+    shown = spread(expected.size)
+    if not readable:
+        return _aligned_curve(outcome.case.label, x_name, x, expected, None, shown, tol)
+    if actual.shape == expected.shape:
+        return _aligned_curve(outcome.case.label, x_name, x, expected, actual, shown, tol)
+    # Compared position by position, so drawn over the positions of each.
+    drawn = spread(actual.size)
     return results.Curve(
         label=outcome.case.label,
-        x_name=x_name,
-        x=x.tolist(),
-        expected=expected.tolist(),
-        actual=actual.tolist() if readable else None,
-        mismatch=mismatch,
+        x_name="index",
+        x=shown.astype(float).tolist(),
+        expected=expected[shown].tolist(),
+        actual=actual[drawn].astype(float).tolist(),
+        actual_x=drawn.astype(float).tolist(),
+        points=expected.size,
+        actual_points=actual.size,
     )
+
+
+def _aligned_curve(
+    label: str,
+    x_name: str,
+    x: np.ndarray,
+    expected: np.ndarray,
+    actual: np.ndarray | None,
+    shown: np.ndarray,
+    tol: Tolerance,
+) -> results.Curve:
+    """A curve whose values (if readable) lie at the expected ones' x, differing points kept."""
+    wrong = None
+    if actual is not None:
+        wrong = ~np.isclose(actual, expected, rtol=tol.rtol, atol=tol.atol, equal_nan=True)
+        differing = np.flatnonzero(wrong)
+        shown = np.union1d(shown, differing[spread(differing.size)])
+    return results.Curve(
+        label=label,
+        x_name=x_name,
+        x=x[shown].tolist(),
+        expected=expected[shown].tolist(),
+        actual=actual[shown].astype(float).tolist() if actual is not None else None,
+        mismatch=wrong[shown].tolist() if wrong is not None else None,
+        points=expected.size,
+        actual_points=actual.size if actual is not None else 0,
+        mismatches=int(wrong.sum()) if wrong is not None else 0,
+    )
+
+
+def spread(count: int, most: int = MAX_CURVE_POINTS) -> np.ndarray:
+    """At most ``most`` indices, evenly spread over ``count`` points, ends included."""
+    if count <= most:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, most).round().astype(int))
 
 
 # --- Placeholders ---------------------------------------------------------------------------

@@ -23,13 +23,18 @@ from typing import Any
 
 from .records import StudentRecord
 from .results import Status, SubmissionResult
+from .submission import valid_text
 
 NOT_GRADED = "not_graded"  # the status of a row whose hand-in could not be graded
 # A submission's status is its most telling exercise status: a run problem first.
 _SEVERE = (Status.TIMEOUT, Status.MEMORY_LIMIT, Status.ERROR)
 
+# PRAGMA user_version of the schema below; a gradebook of another version is refused (a
+# file without it predates versioning). Raise it with every change to the tables or to
+# what a column holds.
+SCHEMA_VERSION = 1
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS students (
+CREATE TABLE students (
     key TEXT PRIMARY KEY,
     student TEXT NOT NULL,
     files TEXT NOT NULL,        -- JSON list of the hand-in's files
@@ -47,14 +52,14 @@ CREATE TABLE IF NOT EXISTS students (
     retry INTEGER NOT NULL,     -- 1: the grader failed (not the student): grade again
     graded_at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE events (
     id INTEGER PRIMARY KEY,
     run INTEGER NOT NULL,
     key TEXT NOT NULL,
     kind TEXT NOT NULL,         -- "started" | "graded"
     at REAL NOT NULL
 );
-CREATE TABLE IF NOT EXISTS runs (
+CREATE TABLE runs (
     id INTEGER PRIMARY KEY,
     input TEXT NOT NULL,
     resumed INTEGER NOT NULL,
@@ -63,6 +68,10 @@ CREATE TABLE IF NOT EXISTS runs (
 );
 """
 _COLUMNS = "key, student, files, result, problem, notes, late, duration, lms"
+_STORED = (
+    "key, student, files, fingerprint, spec_hash, status, score, max_score, result, problem, "
+    "notes, late, duration, lms, retry, graded_at"
+)
 
 
 def student_status(record: StudentRecord) -> str:
@@ -80,15 +89,55 @@ def student_status(record: StudentRecord) -> str:
     return str(Status.FAILED)
 
 
+class GradebookError(Exception):
+    """The file is a gradebook this grader cannot use; the message is one line."""
+
+
 class Gradebook:
     """The gradebook file, used from one thread (the coordinating one)."""
 
     def __init__(self, path: Path) -> None:
         self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")  # a reported grade survives power loss
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")  # a reported grade survives power loss
+            self._open_schema(path)
+        except BaseException:
+            self._db.close()
+            raise
         self.run: int | None = None
+
+    def _open_schema(self, path: Path) -> None:
+        """Create the tables in a new file; refuse a gradebook of another schema version."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            (version,) = self._db.execute("PRAGMA user_version").fetchone()
+            (tables,) = self._db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            if version == SCHEMA_VERSION:
+                return
+            if version == 0 and tables == 0:
+                for statement in _SCHEMA.split(";")[:-1]:
+                    self._db.execute(statement)
+                self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                return
+        written_by = "an older" if version < SCHEMA_VERSION else "a newer"
+        raise GradebookError(
+            f"{path}: written by {written_by} version of the grader (gradebook version "
+            f"{version}, this one reads {SCHEMA_VERSION}); grade without --resume to start "
+            "fresh, or move it away"
+        )
+
+    @staticmethod
+    def keys_in(path: Path) -> list[str]:
+        """The student keys of a gradebook of any version (those whose reports a fresh
+        start removes); none when it holds no readable list of students."""
+        db = sqlite3.connect(path)
+        try:
+            return [str(key) for (key,) in db.execute("SELECT key FROM students")]
+        except sqlite3.DatabaseError:
+            return []
+        finally:
+            db.close()
 
     def close(self) -> None:
         self._db.close()
@@ -138,29 +187,35 @@ class Gradebook:
     def save(
         self, record: StudentRecord, *, fingerprint: str, spec_hash: str, retry: bool = False
     ) -> None:
-        """Write (or replace) one student's row and log the grading, in one transaction."""
+        """Write (or replace) one student's row and log the grading, in one transaction.
+
+        Text from a student may hold lone surrogates (undecodable file names, JSON escapes
+        in a hand-in or in what its code returned), which SQLite cannot store and no page
+        can show: they are stored as U+FFFD, so that every read of the row is clean.
+        """
         result = record.result
         values = (
             record.key,
-            record.student,
-            json.dumps(record.files),
+            valid_text(record.student),
+            _json(record.files),
             fingerprint,
             spec_hash,
             student_status(record),
             result.score if result else None,
             result.max_score if result else None,
-            json.dumps(result.to_dict(evidence=True)) if result else None,
-            record.problem,
-            json.dumps(record.notes),
+            _json(result.to_dict(evidence=True)) if result else None,
+            valid_text(record.problem) if record.problem is not None else None,
+            _json(record.notes),
             int(record.late),
             record.duration,
-            json.dumps(record.lms),
+            _json(record.lms),
             int(retry),
             time.time(),
         )
+        marks = ", ".join("?" * len(values))
         with self._db:
             self._db.execute(
-                f"INSERT OR REPLACE INTO students VALUES ({', '.join('?' * len(values))})", values
+                f"INSERT OR REPLACE INTO students ({_STORED}) VALUES ({marks})", values
             )
             self._event(record.key, "graded")
 
@@ -196,10 +251,11 @@ class Gradebook:
 
     def grader_failures(self) -> tuple[int, str | None]:
         """How many rows the grader (not the student) failed, and the first one's problem."""
-        count, first = self._db.execute(
-            "SELECT COUNT(*), MIN(problem) FROM students WHERE retry = 1"
+        (count,) = self._db.execute("SELECT COUNT(*) FROM students WHERE retry = 1").fetchone()
+        first = self._db.execute(
+            "SELECT problem FROM students WHERE retry = 1 ORDER BY graded_at, rowid LIMIT 1"
         ).fetchone()
-        return count, first
+        return count, first[0] if first else None
 
     def all_full_marks(self) -> bool:
         """Whether every student passed everything (exit status 0 of a batch)."""
@@ -229,6 +285,10 @@ class Records(Sequence[StudentRecord]):
 
     def _load(self, key: str) -> StudentRecord:
         return self._gradebook.record(key, evidence=self._evidence)
+
+
+def _json(value: Any) -> str:
+    return valid_text(json.dumps(value, ensure_ascii=False))
 
 
 def _record(row: tuple[Any, ...], *, evidence: bool) -> StudentRecord:

@@ -29,7 +29,12 @@ class CheckStatus(StrEnum):
 @dataclass
 class Curve:
     """The numbers behind a picture of one comparison: the student's values against the
-    expected ones over x (for a function check, one curve per call)."""
+    expected ones over x (for a function check, one curve per call).
+
+    A long comparison is kept as the points a plot draws (graders.compare.MAX_CURVE_POINTS
+    evenly spread, and as many of the differing points), so that evidence stays small
+    whatever the student handed in; the counts describe the whole comparison.
+    """
 
     label: str  # "" for a value check; the call's inputs for a function check
     x_name: str  # "t", "I", or "index"
@@ -37,6 +42,18 @@ class Curve:
     expected: list[float]
     actual: list[float] | None  # None when the answer could not be read as numbers
     mismatch: list[bool] | None = None  # per point, where actual and expected have one shape
+    actual_x: list[float] | None = None  # where the actual values lie, if not at x
+    points: int = -1  # values expected in all (-1: as many as listed)
+    actual_points: int = -1  # values the student gave in all (-1: as many as listed)
+    mismatches: int = -1  # points that differ in all (-1: as many as marked)
+
+    def __post_init__(self) -> None:
+        if self.points < 0:
+            self.points = len(self.expected)
+        if self.actual_points < 0:
+            self.actual_points = len(self.actual) if self.actual is not None else 0
+        if self.mismatches < 0:
+            self.mismatches = sum(self.mismatch or [])
 
 
 @dataclass

@@ -30,6 +30,7 @@ _KINDS = {".py": "code", ".ipynb": "notebook", ".txt": "answer"}
 _CELL_MAGICS_RUNNING_PYTHON = frozenset({"capture", "time"})
 
 _NOTE = "# neutralised: "
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _CELL_MAGIC = re.compile(r"^\s*%%(\w*)")
 # `files = !ls`, `a, b = %sx cmd`: IPython assigns the command's output.
 _ASSIGNED_MAGIC = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*[!%]")
@@ -90,13 +91,14 @@ def from_bytes(path: Path, data: bytes) -> Submission:
     if len(data) > MAX_BYTES:
         raise _error(path, f"too large: the limit is {MAX_BYTES / 2**20:g} MB")
     text = _decode(path, data)
+    name = valid_text(path.name)
     if kind == "answer":
-        return Submission(path, path.name, kind, (), _normalise_newlines(text).strip())
+        return Submission(path, name, kind, (), _normalise_newlines(text).strip())
     if kind == "notebook":
         notebook = _read_notebook(path, text)
-        return Submission(path, path.name, kind, _code_cells(notebook), None, _text_cells(notebook))
-    cells = (CodeCell(0, neutralise_magics(_normalise_newlines(text)), path.name),)
-    return Submission(path, path.name, kind, cells, None)
+        return Submission(path, name, kind, _code_cells(notebook), None, _text_cells(notebook))
+    cells = (CodeCell(0, neutralise_magics(_normalise_newlines(text)), name),)
+    return Submission(path, name, kind, cells, None)
 
 
 def _kind(path: Path) -> str:
@@ -196,7 +198,7 @@ def _text_cells(notebook: NotebookNode) -> tuple[TextCell, ...]:
     return tuple(
         TextCell(index, _normalise_newlines(cell.source))
         for index, cell in enumerate(notebook.cells)
-        if cell.cell_type != "code"
+        if cell.cell_type != "code" and isinstance(cell.get("source"), str)
     )
 
 
@@ -213,6 +215,8 @@ def _read_notebook(path: Path, text: str) -> NotebookNode:
     except json.JSONDecodeError as err:
         where = f"line {err.lineno}, column {err.colno}"
         raise _error(path, f"not valid JSON ({where}): a notebook file must be JSON") from None
+    except RecursionError:
+        raise _error(path, "nested too deeply (brackets within brackets): not a notebook") from None
     if not isinstance(data, dict) or "nbformat" not in data:
         raise _error(path, 'is JSON but not a Jupyter notebook (it has no "nbformat" key)')
     import nbformat
@@ -232,18 +236,28 @@ def _read_notebook(path: Path, text: str) -> NotebookNode:
     if invalid is not None and not _usable(notebook):
         where = _json_location(invalid.absolute_path)
         raise _error(path, f"not a valid notebook (at {where}): {_first_line(invalid.message)}")
+    for cell in notebook.cells:
+        if isinstance(cell.get("source"), str):
+            cell.source = valid_text(cell.source)
     return notebook
 
 
 def _usable(notebook: NotebookNode) -> bool:
-    """Whether every cell has what grading reads: a type and its source text."""
+    """Whether every cell has what grading reads: a type, and a code cell its source text."""
     cells = notebook.get("cells")
     return isinstance(cells, list) and all(
         isinstance(cell, dict)
         and isinstance(cell.get("cell_type"), str)
-        and isinstance(cell.get("source", ""), str)
+        and (cell["cell_type"] != "code" or isinstance(cell.get("source"), str))
         for cell in cells
     )
+
+
+def valid_text(text: str) -> str:
+    """The text with each lone surrogate replaced by U+FFFD. They come from JSON escapes
+    (``\\ud800``, which no editor writes) and from file names that are not UTF-8 (Python
+    decodes each bad byte to one); no UTF-8 file, pipe or database can take them."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -353,3 +353,60 @@ def test_the_output_folder_inside_the_input_is_not_a_student(tmp_path: Path) -> 
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "alice.json").write_text("{}")
     assert [h.key for h in Input(tmp_path, exclude=tmp_path / "out").handins] == ["alice"]
+
+
+def test_a_canvas_file_name_cannot_claim_another_students_ids(tmp_path: Path) -> None:
+    entries = {
+        "mallory_1001_2001_X_late_1002_text.html": b"claims 1002",
+        "mallory_1001_2002_y_1002_3002_z.py": b"claims 1002 and an attachment",
+        "victim_1002_2003_answer.py": b"the real 1002",
+    }
+    source, found = handins(make_zip(tmp_path / "submissions.zip", entries))
+    assert source.layout == "canvas"
+    assert sorted(found) == ["mallory_1001", "victim_1002"]
+    assert found["mallory_1001"].files == sorted(entries)[:2]
+    assert found["mallory_1001"].lms["user_id"] == "1001" and not found["mallory_1001"].late
+    assert found["mallory_1001"].filename == "y_1002_3002_z.py"
+    assert found["victim_1002"].files == ["victim_1002_2003_answer.py"]
+
+
+def test_an_upload_named_text_html_is_a_file_not_a_text_entry(tmp_path: Path) -> None:
+    _, found = handins(make_zip(tmp_path / "s.zip", {"smith_1001_2001_text.html": b"x"}))
+    assert found["smith_1001"].lms["user_id"] == "1001"
+
+
+def test_a_file_name_that_is_not_utf8_is_graded_with_a_note(tmp_path: Path) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.py").write_bytes(b"x = 1")
+    os.mkdir(os.path.join(os.fsencode(folder), b"b\xf6b"))
+    with open(os.path.join(os.fsencode(folder), b"b\xf6b", b"h\xe9.py"), "wb") as file:
+        file.write(b"x = 2")
+    source, found = handins(folder)
+    bob = found["bb"]
+    assert bob.student == "b\ufffdb" and bob.files == ["b\ufffdb/h\ufffd.py"]
+    assert bob.filename == "h\ufffd.py" and source.read(bob.chosen) == b"x = 2"
+    assert bob.notes == [
+        "b\ufffdb/h\ufffd.py: its name is not valid UTF-8; the bytes that are not show as \ufffd"
+    ]
+    assert found["ann"].notes == []
+
+
+@pytest.mark.parametrize(
+    "limits", [ArchiveLimits(members=1), ArchiveLimits(total_bytes=1)], ids=["members", "size"]
+)
+def test_an_archive_refused_on_opening_is_closed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, limits: ArchiveLimits
+) -> None:
+    opened: list[zipfile.ZipFile] = []
+
+    class Tracked(zipfile.ZipFile):
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            super().__init__(*args, **kwargs)
+            opened.append(self)
+
+    path = make_zip(tmp_path / "in.zip", {"a.py": b"x = 1", "b.py": b"x = 2"})
+    monkeypatch.setattr(zipfile, "ZipFile", Tracked)
+    with pytest.raises(InputError):
+        Input(path, limits)
+    assert len(opened) == 1 and opened[0].fp is None

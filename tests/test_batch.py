@@ -20,6 +20,7 @@ import pytest
 from conftest import INSTRUCTOR_NOTEBOOK, REPO, STUDENT_NOTEBOOK, run_cli
 from graders import batch as batch_module
 from graders import cli, engine, spec, submission
+from graders import gradebook as gradebook_module
 from graders.batch import Progress
 from graders.gradebook import Gradebook
 from graders.records import StudentRecord
@@ -416,6 +417,49 @@ def test_the_grader_failing_on_everything_exits_2(
     assert err.strip().splitlines()[-1].startswith("grade.py: the grader failed on every hand-in")
 
 
+@pytest.mark.parametrize("version", [0, gradebook_module.SCHEMA_VERSION + 1], ids=["old", "newer"])
+def test_resume_on_a_gradebook_of_another_version_exits_2_and_deletes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], version: int
+) -> None:
+    folder, out = many(tmp_path / "class", 2), tmp_path / "out"
+    assert batch(folder, "--out", out, capsys=capsys)[0] == 1
+    with sqlite3.connect(out / "gradebook.sqlite") as db:
+        db.execute(f"PRAGMA user_version = {version}")
+    reports = {path.name: path.read_bytes() for path in out.glob("student*")}
+    graded = {key: dict(row) for key, row in rows(out).items()}
+
+    code, err = batch(folder, "--out", out, "--resume", capsys=capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and "version of the grader" in err and "without --resume" in err
+    assert {path.name: path.read_bytes() for path in out.glob("student*")} == reports
+    assert {key: dict(row) for key, row in rows(out).items()} == graded
+    # Without --resume it is an earlier batch like any other: replaced, said so.
+    code, err = batch(folder, "--out", out, capsys=capsys)
+    assert code == 1 and "starting fresh" in err
+    assert sorted(rows(out)) == ["student00", "student01"]
+
+
+def test_an_unforeseen_way_to_be_unreadable_is_that_students_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, out = many(tmp_path / "class", 2), tmp_path / "out"
+    load = batch_module.from_bytes
+
+    def fragile(path: Path, data: bytes):
+        if path.name == "student00.py":
+            raise LookupError("a loader bug\nwith a second line")
+        return load(path, data)
+
+    monkeypatch.setattr(batch_module, "from_bytes", fragile)
+    code, _ = batch(folder, "--out", out, capsys=capsys)
+    assert code == 1
+    graded = rows(out)
+    assert (
+        graded["student00"]["problem"] == "student00.py: cannot be read (LookupError: a loader bug)"
+    )
+    assert graded["student00"]["retry"] == 0 and graded["student01"]["status"] == "passed"
+
+
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
@@ -592,3 +636,31 @@ def test_the_gradebook_keeps_records_whole_and_lists_them_lazily(tmp_path: Path)
     assert book.status_counts() == {"failed": 1, "not_graded": 1}
     assert not book.all_full_marks()
     book.close()
+
+
+def test_the_first_grader_failure_is_the_first_graded_not_the_first_in_the_alphabet(
+    tmp_path: Path,
+) -> None:
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    book.begin_run("class", resumed=False)
+    for key, problem in (("zed", "the grader failed: zebra"), ("amy", "the grader failed: ant")):
+        book.save(
+            StudentRecord(key, key, [], None, problem), fingerprint="", spec_hash="", retry=True
+        )
+    assert book.grader_failures() == (2, "the grader failed: zebra")
+    book.close()
+
+
+def test_text_that_no_file_can_hold_is_stored_as_replacement_characters(tmp_path: Path) -> None:
+    check = CheckResult("dr_da", CheckStatus.FAILED, 0.0, 1.0, "you wrote '\ud800'")
+    exercise = ExerciseResult("chain_rule", "Chain rule", Status.FAILED, "", [check])
+    record = StudentRecord(
+        "b", "b\udcffb", ["b\udcffb.py"], SubmissionResult("b\udcffb.py", [exercise]), "\udcff"
+    )
+    book = Gradebook(tmp_path / "gradebook.sqlite")
+    book.begin_run("class", resumed=False)
+    book.save(record, fingerprint="", spec_hash="")
+    stored = book.record("b")
+    book.close()
+    assert (stored.student, stored.files, stored.problem) == ("b\ufffdb", ["b\ufffdb.py"], "\ufffd")
+    assert stored.result.exercises[0].checks[0].feedback == "you wrote '\ufffd'"

@@ -251,10 +251,9 @@ def test_function_check_plots_the_first_call_and_the_first_failing_calls():
 
 
 def test_unreadable_and_misshapen_answers_are_drawn_with_a_caption_saying_so():
-    unreadable = _value_curve()
-    unreadable.actual = unreadable.mismatch = None
-    short = _value_curve()
-    short.actual, short.mismatch = short.actual[:50], None
+    full = _value_curve()
+    unreadable = Curve("", "t", full.x, full.expected, None)
+    short = Curve("", "t", full.x, full.expected, full.actual[:50])
     checks = [
         _check("dv_dt", CheckStatus.FAILED, evidence=[unreadable]),
         _check("df_dt", CheckStatus.FAILED, evidence=[short]),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graders import values
-from graders.compare import Case, Tolerance, compare_numeric
+from graders.compare import MAX_CURVE_POINTS, Case, Tolerance, compare_numeric
 
 # product_rule_alpha: f = u*v with u = t, v = exp(-t/tau)
 T = np.arange(0, 10, 0.1)
@@ -492,3 +492,30 @@ def test_calls_without_labels_are_numbered():
     cases = [Case(DV_DT, DV_DT), Case(-DV_DT[:50], DV_DT[:50])]
     result = compare_numeric("dv_dt", cases)
     assert "correct in call 1 (the tutorial's inputs) but wrong in call 2" in result.feedback
+
+
+# --- plot evidence -------------------------------------------------------------------------
+
+
+def test_plot_evidence_of_a_huge_wrong_answer_stays_small_and_counts_the_whole():
+    t = np.linspace(0, 1, 2_000)
+    huge = np.linspace(0, 1, 3_000_000)
+    curve = compare_numeric("y", [Case(huge, t**2, axis=("t", t))]).evidence[0]
+    assert len(curve.actual) <= MAX_CURVE_POINTS and len(curve.expected) <= MAX_CURVE_POINTS
+    assert (curve.points, curve.actual_points) == (2_000, 3_000_000)
+    # drawn position by position: the last value the student gave is at its own position
+    assert curve.x_name == "index" and curve.actual_x[-1] == 2_999_999.0
+    assert curve.actual[-1] == 1.0
+
+
+def test_plot_evidence_keeps_every_differing_point_it_can_among_the_thinned_ones():
+    t = np.linspace(0, 1, 100_000)
+    actual = t**2
+    actual[12_345] += 1  # between two evenly spread points: kept as a marker anyway
+    actual[50_000:50_600] += 1
+    curve = compare_numeric("y", [Case(actual, t**2, axis=("t", t))]).evidence[0]
+    assert len(curve.x) <= 2 * MAX_CURVE_POINTS
+    assert curve.mismatches == 601 and curve.points == 100_000
+    marked = [x for x, wrong in zip(curve.x, curve.mismatch, strict=True) if wrong]
+    assert t[12_345] in marked and len(marked) == MAX_CURVE_POINTS
+    assert curve.x[0] == 0.0 and curve.x[-1] == 1.0

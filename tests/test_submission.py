@@ -291,6 +291,25 @@ def test_invalid_notebook_structure(tmp_path, text, phrase):
     _expect_error(path, phrase)
 
 
+def test_a_notebook_nested_too_deeply_is_refused_not_a_crash(tmp_path):
+    path = tmp_path / "deep.ipynb"
+    path.write_text("[" * 100_000, encoding="utf-8")
+    _expect_error(path, "nested too deeply")
+
+
+def test_a_code_cell_without_source_is_refused_and_named(tmp_path):
+    path = tmp_path / "no_source.ipynb"
+    cell = {key: value for key, value in _code("x = 1").items() if key != "source"}
+    path.write_text(_notebook(_markdown("# intro"), cell), encoding="utf-8")
+    _expect_error(path, "cells[1]", "source")
+
+
+def test_lone_surrogates_in_a_cell_become_replacement_characters(tmp_path):
+    path = tmp_path / "escaped.ipynb"
+    path.write_text(_notebook(_code('x = "\ud800"  # \udcff')), encoding="utf-8")  # JSON escapes
+    assert load(path).cells[0].source == 'x = "\ufffd"  # \ufffd'
+
+
 @pytest.mark.parametrize(
     "text",
     [
