@@ -129,7 +129,7 @@ WIRE_DTYPES = {
 }
 HEX_INT = re.compile(r"-?[0-9a-f]{1,1024}")
 CELL_STATUSES = ("ok", "error", "timeout", "memory")
-MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "out of memory")
+MEMORY_EXIT = 86  # the exit status of a runner that found no memory left (sandbox_child)
 
 
 # --- the interface ---------------------------------------------------------------------
@@ -288,12 +288,11 @@ class Run:
             returncode = self._child.exit_status() if ending == "ended" else None
         finally:
             self._release()
-        stderr = self._child.output.text("stderr")
-        termination = _why_ended(returncode, stderr) if ending == "ended" else ending
+        termination = _why_ended(returncode) if ending == "ended" else ending
         return protocol.outcome(
             termination,
             stdout=self._child.output.text("stdout"),
-            stderr=stderr,
+            stderr=self._child.output.text("stderr"),
             isolation=self.isolation,
             duration=time.monotonic() - began,
         )
@@ -315,21 +314,34 @@ def assigned_names(source: str) -> list[str]:
     aliases, and names a function declares ``global``. Function, class and comprehension
     bodies are their own scopes. A cell that does not parse binds nothing.
     """
+    tree = parse(source)
+    if tree is None:
+        return []
+    binder = _Binder()
     try:
-        binder = _Binder()
-        binder.visit(ast.parse(source))
-    except (SyntaxError, ValueError, RecursionError):
+        binder.visit(tree)
+    except RecursionError:  # nested too deeply for a recursive walk: as good as unparseable
         return []
     return list(dict.fromkeys(binder.names))
+
+
+def parse(source: str) -> ast.Module | None:
+    """The syntax tree of student text, or None where Python cannot parse it: a syntax
+    error, a NUL byte (ValueError), or nesting so deep that the parser runs out of stack
+    (MemoryError: "parser stack overflowed") or of recursion (RecursionError). The child
+    reports each of these to the student as code that cannot be parsed."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def packages_used(source: str, lazy_modules: dict[str, str]) -> set[str]:
     """The top-level packages a cell would import, found statically: those its import
     statements name (at any depth), and those of the job's lazy modules whose alias it
     reads. A cell that does not parse uses none."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse(source)
+    if tree is None:
         return set()
     modules: set[str] = set()
     for node in ast.walk(tree):
@@ -548,7 +560,9 @@ class _Child(_Pipes):
 
     @classmethod
     def spawn(cls, limits: Limits, isolation: str) -> _Child:
-        cgroup = _PidsCgroup.create(limits.processes)
+        # bubblewrap's monitor and init stay outside the group that the child joins.
+        outside = 2 if isolation == "bubblewrap" else 0
+        cgroup = _PidsCgroup.create(limits.processes - outside)
         scratch = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-run-")
         home = INSIDE_SCRATCH if scratch is None else scratch
         ours, theirs = _Ends.pair()
@@ -556,10 +570,13 @@ class _Child(_Pipes):
             scratch_bytes = limits.file_size_mb * SCRATCH_FACTOR * MB
             bwrap = shutil.which("bwrap") or "bwrap"
             command = [bwrap, *_bwrap_options(scratch_bytes), "--", sys.executable]
-            command += ["-I", "-B", INSIDE_SCRIPT, str(theirs.channel)]
+            command += ["-I", "-B", INSIDE_SCRIPT]
         else:
-            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(theirs.channel)]
+            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
         procs = cgroup.open_procs() if cgroup is not None else None
+        # The child joins the cgroup and lowers its limits itself, before reading the job.
+        config = {"rlimits": _rlimits(limits, _nproc(cgroup, limits.processes)), "procs_fd": procs}
+        command += [str(theirs.channel), json.dumps(config)]
         try:
             process = subprocess.Popen(
                 command,
@@ -568,11 +585,8 @@ class _Child(_Pipes):
                 stderr=theirs.stderr,
                 cwd=scratch or "/",
                 env=_child_env(home),
-                pass_fds=(theirs.channel,),
+                pass_fds=(theirs.channel,) if procs is None else (theirs.channel, procs),
                 start_new_session=True,  # its own process group, killed as one
-                preexec_fn=_prepare_child(
-                    _rlimits(limits, _nproc(cgroup, limits.processes)), procs
-                ),
             )
         except BaseException:
             ours.close()
@@ -1053,18 +1067,16 @@ def _remove(cgroup: _PidsCgroup | None, scratch: str | None) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _why_ended(returncode: int | None, stderr: str) -> str:
+def _why_ended(returncode: int | None) -> str:
     """Why a child ended before saying "done": its CPU time, memory, or any other crash.
 
     bubblewrap exits with 128 + the signal that killed the child. SIGKILL that we did not
-    send is the kernel's out-of-memory killer; a fatal Python error or an uncaught
-    MemoryError shows on stderr.
+    send is the kernel's out-of-memory killer; MEMORY_EXIT is the runner's own word that an
+    allocation was refused. What stderr says is not evidence: the student writes it.
     """
     if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return "timeout"
-    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
-        return "memory_limit"
-    if any(marker in stderr for marker in MEMORY_MARKERS):
+    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL, MEMORY_EXIT):
         return "memory_limit"
     return "crashed"
 
@@ -1226,26 +1238,6 @@ def _rlimits(limits: Limits, nproc: int | None) -> list[tuple[int, int, int]]:
             soft, hard = min(soft, current), min(hard, current)
         result.append((kind, soft, hard))
     return result
-
-
-def _prepare_child(rlimits: list[tuple[int, int, int]], procs: int | None) -> Callable[[], None]:
-    """What the child does between fork and exec: join the run's cgroup, lower its limits.
-
-    Runs in the forked child of a possibly threaded parent: system calls only.
-    """
-    strict = sys.platform.startswith("linux")
-
-    def prepare() -> None:
-        if procs is not None:
-            os.write(procs, b"0")  # "0": the writing process itself
-        for kind, soft, hard in rlimits:
-            try:
-                resource.setrlimit(kind, (soft, hard))
-            except (OSError, ValueError):
-                if strict:  # macOS, for one, rejects some limits it does not enforce
-                    raise
-
-    return prepare
 
 
 def _threads_of_user() -> int | None:
@@ -1660,7 +1652,17 @@ def _integer(value: object, minimum: int = 0) -> int:
 def _text(value: object, limit: int) -> str:
     if type(value) is not str or len(value) > limit:
         raise _ChannelError("bad text")
-    return value
+    return _valid_text(value)
+
+
+def _valid_text(text: str) -> str:
+    """The text with each lone surrogate (JSON's "\\ud800" makes one; no encoder writes
+    one) replaced by U+FFFD: every string the sandbox hands back can be printed and saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def _optional_text(value: object, limit: int) -> str | None:

@@ -30,6 +30,7 @@ import contextlib
 import errno
 import importlib
 import json
+import opcode
 import os
 import resource
 import signal
@@ -48,6 +49,9 @@ TEXT_CAP = 2_000  # exception messages, code lines, summaries
 NAME_CAP = 200
 MAX_INT_BITS = 4_096
 TEXT_SECONDS = 1.0  # str() of a student's exception
+# The exit status of a runner that itself found no memory left (sandbox.MEMORY_EXIT).
+MEMORY_EXIT = 86
+RAISE_VARARGS = opcode.opmap["RAISE_VARARGS"]
 
 # The dtypes an array crosses as (little-endian; smaller ints and floats are widened).
 NUMPY_DTYPES = {
@@ -150,6 +154,18 @@ def deepest_student_frame(exc: BaseException, filenames) -> tuple[str | None, in
             found = filename, traceback.tb_lineno
         traceback = traceback.tb_next
     return found
+
+
+def raised_by_statement(exc: BaseException) -> bool:
+    """Whether a ``raise`` statement raised it, rather than an allocation that was refused
+    (a MemoryError the student raises is their error, not the memory limit)."""
+    traceback = _traceback_of(exc)
+    if traceback is None:
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    code = traceback.tb_frame.f_code.co_code
+    return 0 <= traceback.tb_lasti < len(code) and code[traceback.tb_lasti] == RAISE_VARARGS
 
 
 def opaque(tp, summary_text: str = "") -> dict:
@@ -358,6 +374,10 @@ class Runner:
         code, exc = self.soft_limit.run(
             lambda: compile(source, filename, "exec", dont_inherit=True), self.seconds
         )
+        if code is None and issubclass(type(exc), (MemoryError, RecursionError)):
+            # Nesting too deep for Python's parser (100,000 minus signs, say): code that
+            # cannot be parsed, as the grader's own static analysis sees it too.
+            exc = SyntaxError("the code is nested too deeply for Python to parse it")
         if exc is None:
             _, exc = self.soft_limit.run(lambda: exec(code, self.namespace), self.seconds)
         if exc is None:
@@ -375,7 +395,7 @@ class Runner:
         if issubclass(type(exc), SoftTimeout):
             status, name = "timeout", "TimeoutError"
             message = f"took longer than the time limit of {self.seconds:g} s"
-        elif issubclass(type(exc), MemoryError):
+        elif issubclass(type(exc), MemoryError) and not raised_by_statement(exc):
             status, name = "memory", "MemoryError"
             message = "ran out of memory"
         else:
@@ -718,8 +738,7 @@ class Zygote:
             os.mkdir(directory)
         os.environ.clear()
         os.environ.update(message["environment"])
-        for kind, soft, hard in self.rlimits:
-            resource.setrlimit(kind, (soft, hard))
+        set_limits(self.rlimits)
         if self.isolated:
             self.stay_as_init()
         sys.argv = [sys.argv[0], str(channel)]  # as a one-off child is started
@@ -776,16 +795,41 @@ def run_job(channel_fd: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)  # output survives a hard kill
-    Runner(read_job(), Channel(channel_fd)).run()
+    try:
+        Runner(read_job(), Channel(channel_fd)).run()
+    except MemoryError:
+        # The runner itself found no memory left (say, sending what the student built):
+        # the limit was hit, and the exit status says so; stderr could say anything.
+        os._exit(MEMORY_EXIT)
     # Skip interpreter shutdown: no student atexit handler or __del__ runs after "done".
     os._exit(0)
+
+
+def set_limits(rlimits) -> None:
+    """The run's (resource, soft, hard) limits, hard ones too: nothing can raise them again."""
+    strict = sys.platform.startswith("linux")
+    for kind, soft, hard in rlimits:
+        try:
+            resource.setrlimit(kind, (soft, hard))
+        except (OSError, ValueError):
+            if strict:  # macOS, for one, rejects some limits it does not enforce
+                raise
 
 
 def main() -> None:
     if sys.argv[1] == "--zygote":
         Zygote(int(sys.argv[2]), json.loads(sys.argv[3])).serve()
-    else:
-        run_job(int(sys.argv[1]))
+        return
+    # A one-off run confines itself here, not between fork and exec in the grader, whose
+    # threads make anything but system calls unsafe there; no student code has run yet.
+    config = json.loads(sys.argv[2])
+    procs = config["procs_fd"]
+    if procs is not None:
+        os.write(procs, b"0")  # join the run's pids cgroup: everything it starts counts
+        os.close(procs)
+    set_limits(config["rlimits"])
+    sys.argv = sys.argv[:2]  # as a pooled job is started
+    run_job(int(sys.argv[1]))
 
 
 if __name__ == "__main__":
