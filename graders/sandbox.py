@@ -100,6 +100,9 @@ MB = 2**20
 OUTPUT_STOP_FACTOR = 16  # output beyond this many times output_kb stops the run
 SCRATCH_FACTOR = 4  # the scratch tmpfs holds this many of the largest files
 DRAIN_SECONDS = 0.5  # for output still in the pipes when the run ends
+# The longest wait for a child between looks at the clock: any longer wake-up is time the
+# grader lost (another job's work held the process), which no job's deadline counts.
+LOOK_SECONDS = 0.1
 EXIT_WAIT_SECONDS = 0.5  # for the exit status of a child whose channel closed early
 
 # Warm workers (Pool).
@@ -111,11 +114,17 @@ KILL_SECONDS = 2.0  # for a worker to report the end of the job it was told to k
 CONTROL_BYTES = 64 * 1024  # the largest report a zygote sends
 CONTROL_FIELDS = {"ready": (), "exited": ("status",)}  # its reports: integer fields
 
-# Bounds on what the decoder accepts (the child keeps within them).
-MAX_FRAME_BYTES = 192 * MB
-MAX_CHANNEL_BYTES = 512 * MB
+# Bounds on what the decoder accepts (the child keeps within them). A frame is counted
+# before it is parsed: its bytes, and its JSON values (bounded by the bytes "[{,:" that
+# precede every value but the first), which set what json.loads costs this process, with
+# the GIL held: about 100 bytes of memory per value. The largest honest answer is arrays of
+# a few thousand floats, which cross as raw bytes in one string each.
+MAX_FRAME_BYTES = 16 * MB
+MAX_FRAME_VALUES = 256 * 1024
+MAX_CHANNEL_BYTES = 128 * MB
+MAX_CHANNEL_VALUES = 4 * MAX_FRAME_VALUES
 MAX_DEPTH = 32
-MAX_ITEMS = 1_000_000
+MAX_ITEMS = MAX_FRAME_VALUES
 MAX_ARRAY_ELEMENTS = 10**7
 MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
@@ -466,6 +475,11 @@ class _Pipes:
 
         Returns "finished", "timeout", "output_limit", "channel_error", or "ended" when
         the channel closed before the child said it was done.
+
+        The deadline counts the time the child had: waiting for it, and working on what it
+        sent. Time this thread could not run (the grader busy with another job, holding
+        the GIL) moves the deadline on, and what the child sent before the deadline is
+        read before the run is called timed out.
         """
         assert self.stdin is not None
         pending = memoryview(payload)
@@ -477,10 +491,9 @@ class _Pipes:
             os.set_blocking(self.stdin, False)
             selector.register(self.stdin, selectors.EVENT_WRITE)
             while True:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    return "timeout"
-                for key, _ in selector.select(timeout):
+                wait = min(max(deadline - time.monotonic(), 0.0), LOOK_SECONDS)
+                looked, worked = time.monotonic(), time.thread_time()
+                for key, _ in selector.select(wait):
                     if key.fd == self.stdin:
                         pending = self._feed(pending)
                         if not pending:
@@ -501,6 +514,10 @@ class _Pipes:
                             return "finished"
                     elif not self._gather(selector, key.fd):
                         return "output_limit"
+                spent = time.monotonic() - looked
+                deadline += max(0.0, spent - wait - (time.thread_time() - worked))
+                if wait == 0 and time.monotonic() >= deadline:
+                    return "timeout"
 
     def _feed(self, pending: memoryview) -> memoryview:
         assert self.stdin is not None
@@ -1480,11 +1497,13 @@ class _ChannelError(Exception):
 
 
 class _FrameReader:
-    """Splits the channel's bytes into length-prefixed JSON messages."""
+    """Splits the channel's bytes into length-prefixed JSON messages, each one's cost
+    bounded before it is parsed."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.total = 0
+        self.values = 0
 
     def feed(self, data: bytes) -> Iterator[object]:
         """The messages completed by these bytes, one at a time: those before a bad
@@ -1501,6 +1520,10 @@ class _FrameReader:
                 break
             body = self.buffer[4 : 4 + length]  # a copy already: json reads a bytearray
             del self.buffer[: 4 + length]
+            values = sum(body.count(mark) for mark in b"[{,:")
+            self.values += values
+            if values > MAX_FRAME_VALUES or self.values > MAX_CHANNEL_VALUES:
+                raise _ChannelError("too many values in a message")
             yield _parse_json(body)
 
 

@@ -41,10 +41,13 @@ import types
 import numpy as np  # before the job is read: this import overlaps the grader's start-up
 
 MAX_DEPTH = 32  # nesting of lists and tuples
-MAX_ITEMS = 1_000_000  # list and tuple elements per message
+# A message's values, as the grader counts a frame before parsing it (its limits are 16 MiB
+# and 256 Ki values): a value that does not fit crosses as an opaque marker instead.
+MESSAGE_BYTES = 12 * 2**20
+MESSAGE_VALUES = 200_000
+MAX_ITEMS = MESSAGE_VALUES  # list and tuple elements per message
 MAX_ARRAY_ELEMENTS = 10**7
 MAX_STR_CHARS = 100_000
-MESSAGE_DATA_BUDGET = 128 * 2**20  # bytes of array data and text per message
 TEXT_CAP = 2_000  # exception messages, code lines, summaries
 NAME_CAP = 200
 MAX_INT_BITS = 4_096
@@ -178,15 +181,31 @@ class Encoder:
     def __init__(self, soft_limit: SoftLimit, seconds: float) -> None:
         self.soft_limit = soft_limit
         self.seconds = seconds
-        self.budget = MESSAGE_DATA_BUDGET
+        # While encoding: bounds that stop early what cannot fit (bytes of text and array
+        # data, sequence items). fit() has the last word.
+        self.budget = MESSAGE_BYTES
         self.items = MAX_ITEMS
+        self.bytes_left = MESSAGE_BYTES
+        self.values_left = MESSAGE_VALUES
 
     def encode_top(self, value) -> dict:
         """Encode one snapshot value; a failure makes it opaque rather than losing the rest."""
         try:
-            return self.encode(value, 0)
+            node = self.encode(value, 0)
         except Exception as exc:
-            return opaque(type(value), f"could not be read: {type_name(type(exc))}")
+            node = opaque(type(value), f"could not be read: {type_name(type(exc))}")
+        return self.fit(node, type(value))
+
+    def fit(self, node: dict, tp) -> dict:
+        """The node, if the message has room for it as the grader counts (bytes, and the
+        "[{,:" that precede JSON values); else an opaque marker in its place."""
+        text = dumps(node)
+        values = sum(text.count(mark) for mark in "[{,:")
+        if len(text) > self.bytes_left or values > self.values_left:
+            return opaque(tp, "too large to send")
+        self.bytes_left -= len(text)
+        self.values_left -= values
+        return node
 
     def encode(self, value, depth: int) -> dict:
         tp = type(value)
@@ -256,7 +275,7 @@ class Encoder:
         if wire is None:
             return opaque(np.ndarray, f"dtype {array.dtype.str}, shape {tuple(shape)}")
         nbytes = array.size * np.dtype(NUMPY_DTYPES[wire]).itemsize
-        if array.size > MAX_ARRAY_ELEMENTS or nbytes > self.budget:
+        if array.size > MAX_ARRAY_ELEMENTS or 4 * nbytes // 3 > self.budget:  # base64
             return opaque(np.ndarray, f"shape {tuple(shape)}, too large to compare")
         self.budget -= nbytes
         data = np.ndarray.tobytes(np.ndarray.astype(array, NUMPY_DTYPES[wire]))
@@ -329,6 +348,10 @@ def import_or_forget(name: str) -> None:
             del sys.modules[added]
 
 
+def dumps(message: dict) -> str:
+    return json.dumps(message, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
 class Channel:
     """Length-prefixed JSON frames on the result pipe."""
 
@@ -336,7 +359,7 @@ class Channel:
         self.fd = fd
 
     def send(self, message: dict) -> None:
-        body = json.dumps(message, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+        body = dumps(message)
         frame = memoryview(struct.pack(">I", len(body)) + body.encode("ascii"))
         while frame:
             frame = frame[os.write(self.fd, frame) :]
@@ -443,8 +466,9 @@ class Runner:
             return encoder.encode_top(result)
         filename, line = deepest_student_frame(exc, self.sources)
         described = self.describe(exc)
-        return failure(
-            described["exception"], described["message"], line, self.code_at(filename, line)
+        code = self.code_at(filename, line)
+        return encoder.fit(
+            failure(described["exception"], described["message"], line, code), type(exc)
         )
 
 

@@ -3,8 +3,12 @@ bounded work, never crashes it, and never hides a limit the run hit."""
 
 from __future__ import annotations
 
+import ctypes
 import json
 import textwrap
+import threading
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,8 @@ import pytest
 from conftest import run_cli, run_cli_json
 from graders import engine, sandbox, spec, submission
 from graders.results import Status
+from graders.sandbox import Cell, Extraction, Job
+from graders.values import Opaque
 
 ANSWERS = """\
 t = np.arange(0, 10, .1)
@@ -136,3 +142,68 @@ def test_memory_words_on_stderr_before_an_exit_are_not_the_memory_limit(tmp_path
 def test_an_allocation_refused_by_the_limit_is_the_memory_limit(tmp_path: Path) -> None:
     product = grade_short(tmp_path, "du_dt = 1\nbig = np.ones(2**31)\n")
     assert product.status == Status.MEMORY_LIMIT
+
+
+# --- what a frame may cost the grader --------------------------------------------------
+
+
+def frame_bomb(elements: int) -> str:
+    """Student code that writes one frame of ``[[0.5],[0.5],...]`` onto the result pipe."""
+    return textwrap.dedent(
+        f"""
+        import os, struct, sys
+        body = b"[" + b"[0.5]," * {elements} + b"[0.5]]"
+        frame = memoryview(struct.pack(">I", len(body)) + body)
+        while frame:
+            frame = frame[os.write(int(sys.argv[1]), frame) :]
+        """
+    )
+
+
+def test_a_frame_of_tiny_values_is_refused_before_it_is_parsed() -> None:
+    body = b"[" + b"[0.5]," * 300_000 + b"[0.5]]"  # 1.8 MB, far below the byte cap
+    with pytest.raises(sandbox._ChannelError):
+        list(sandbox._FrameReader().feed(len(body).to_bytes(4, "big") + body))
+
+
+def test_a_frame_bomb_costs_the_grader_little_memory() -> None:
+    job = Job([Cell(0, "x = 1", "cell 0"), Cell(1, frame_bomb(1_400_000), "cell 1")])
+    tracemalloc.start()
+    try:
+        outcome = sandbox.run(job, SHORT)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert outcome.termination == "channel_error"
+    # The frame is 8.4 MB; parsing it would take about 140 MB.
+    assert peak < 40 * 2**20
+
+
+def test_honest_values_too_large_for_a_frame_cross_as_opaque() -> None:
+    source = "small = np.linspace(0, 1, 5000)\nmany = [0.5] * 300_000\nbig = np.ones(2_000_000)"
+    job = Job(
+        [Cell(0, source, "cell 0")],
+        extractions=[Extraction("ex", ["small", "many", "big"])],
+    )
+    outcome = sandbox.run(job, SHORT)
+    assert outcome.termination == "finished"
+    got = outcome.snapshots["ex"].values
+    assert got["small"].shape == (5000,)
+    assert isinstance(got["many"], Opaque) and isinstance(got["big"], Opaque)
+
+
+def test_time_the_grader_lost_does_not_count_against_a_job() -> None:
+    # The soft limit, inside the child, is not what this is about.
+    run = sandbox.start(sandbox.Limits(cell_seconds=10.0, total_seconds=1.5))
+    outcome: list[sandbox.Outcome] = []
+    # Its output overfills the pipe: the child waits for the grader to read it.
+    source = "import time\ntime.sleep(0.3)\nprint('x' * 1_000_000)\nx = 1"
+    job = Job([Cell(0, source, "cell 0")], extractions=[Extraction("ex", ["x"])])
+    grading = threading.Thread(target=lambda: outcome.append(run.submit(job)))
+    grading.start()
+    time.sleep(0.1)  # the job is sent; the child prints while the grader cannot read
+    # Another job's work holding the GIL for longer than this job's whole time limit.
+    ctypes.PyDLL(None).sleep(3)
+    grading.join()
+    assert outcome[0].termination == "finished"
+    assert outcome[0].snapshots["ex"].values == {"x": 1}
