@@ -584,9 +584,8 @@ class _Child(_Pipes):
         home = INSIDE_SCRATCH if scratch is None else scratch
         ours, theirs = _Ends.pair()
         if isolation == "bubblewrap":
-            scratch_bytes = limits.file_size_mb * SCRATCH_FACTOR * MB
             bwrap = shutil.which("bwrap") or "bwrap"
-            command = [bwrap, *_bwrap_options(scratch_bytes), "--", sys.executable]
+            command = [bwrap, *_bwrap_options(_scratch_bytes(limits)), "--", sys.executable]
             command += ["-I", "-B", INSIDE_SCRIPT]
         else:
             command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
@@ -667,7 +666,8 @@ class Pool:
 
     ``start()`` blocks until a worker is free and returns a ``Run`` whose job is forked at
     once from the worker's zygote; up to ``workers`` threads may use the pool at once.
-    Every job gets the pool's limits. A worker that dies (killed by a job, out of memory)
+    Each job gets the limits ``start()`` is given (by default the pool's): jobs of any
+    limits share the workers. A worker that dies (killed by a job, out of memory)
     is replaced at the next ``start()``; ``close()`` kills every worker and job. Where no
     zygote can work (not Linux, or the kernel refuses it nested namespaces; a warning
     says so), ``start()`` is the module's: a one-off sandbox per job.
@@ -707,11 +707,13 @@ class Pool:
             warnings.warn(f"{exc}; each job starts a sandbox of its own", RuntimeWarning, 3)
             return None
 
-    def start(self) -> Run:
-        """A Run on a free worker, blocking until there is one; its child starts now."""
+    def start(self, limits: Limits | None = None) -> Run:
+        """A Run on a free worker, blocking until there is one; its child starts now, with
+        these limits (by default the pool's)."""
+        limits = limits or self.limits
         if self._workers is None:
-            return Run(self.limits, self.isolation)
-        return Run(self.limits, self.isolation, self._workers.begin())
+            return Run(limits, self.isolation)
+        return Run(limits, self.isolation, self._workers.begin(limits))
 
     def close(self) -> None:
         """Kill every worker, and the jobs of those still in use."""
@@ -750,19 +752,19 @@ class _Workers:
             self.close()
             raise
 
-    def begin(self) -> _PooledJob:
-        """Start a job on a free worker: a live one, else a new one."""
+    def begin(self, limits: Limits) -> _PooledJob:
+        """Start a job with these limits on a free worker: a live one, else a new one."""
         worker = self._borrow()
         try:
             if worker is None or worker.broken or worker.process.poll() is not None:
                 worker = self._replace(worker)
             worker.wait_ready()
             try:
-                return _PooledJob.begin(worker, self.limits, self.give_back)
+                return _PooledJob.begin(worker, limits, self.give_back)
             except OSError:  # it died since its last job, too lately to tell: a new one
                 worker = self._replace(worker)
                 worker.wait_ready()
-                return _PooledJob.begin(worker, self.limits, self.give_back)
+                return _PooledJob.begin(worker, limits, self.give_back)
         except BaseException:
             self.give_back(worker)
             raise
@@ -847,9 +849,7 @@ class _Worker:
 
     @classmethod
     def spawn(cls, limits: Limits, isolation: str, preload: list[str]) -> _Worker:
-        # A pooled job has no bubblewrap monitor in its group, which a run counts.
-        monitor = 1 if isolation == "bubblewrap" else 0
-        cgroup = _PidsCgroup.create(limits.processes - monitor)
+        cgroup = _PidsCgroup.create(limits.processes)  # each job sets its own bound
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         procs = cgroup.open_procs() if cgroup is not None else None
         # Where the zygote imports its libraries (as a job's home, for what they cache):
@@ -857,8 +857,7 @@ class _Worker:
         home = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-worker-")
         config = {
             "isolation": isolation,
-            "rlimits": _rlimits(limits, _nproc(cgroup, limits.processes)),
-            "scratch_bytes": limits.file_size_mb * SCRATCH_FACTOR * MB,
+            "scratch_bytes": _scratch_bytes(limits),  # its own home's; each job has its own
             "scratch": INSIDE_SCRATCH,
             "proc_covered": PROC_COVERED,
             "procs_fd": procs,
@@ -903,8 +902,18 @@ class _Worker:
             raise SandboxUnavailable(f"a sandbox worker could not start: {self._diagnosis()}")
         self.ready = True
 
-    def send_job(self, ends: _Ends, scratch: str) -> None:
-        message = {"op": "job", "scratch": scratch, "environment": _child_env(scratch)}
+    def send_job(self, ends: _Ends, scratch: str, limits: Limits) -> None:
+        # A pooled job has no bubblewrap monitor in its group, which a one-off run counts.
+        processes = limits.processes - (1 if self.isolation == "bubblewrap" else 0)
+        if self.cgroup is not None:
+            self.cgroup.set_max(processes)  # one job at a time in the worker's group
+        message = {
+            "op": "job",
+            "scratch": scratch,
+            "environment": _child_env(scratch),
+            "rlimits": _rlimits(limits, _nproc(self.cgroup, processes)),
+            "scratch_bytes": _scratch_bytes(limits),
+        }
         fds = [ends.stdin, ends.stdout, ends.stderr, ends.channel]
         socket.send_fds(self.control, [json.dumps(message).encode()], fds)
         self.running, self.status = True, None
@@ -1031,7 +1040,7 @@ class _PooledJob(_Pipes):
             scratch = tempfile.mkdtemp(prefix="graders-run-")
         ours, theirs = _Ends.pair()
         try:
-            worker.send_job(theirs, scratch or INSIDE_SCRATCH)
+            worker.send_job(theirs, scratch or INSIDE_SCRATCH, limits)
         except BaseException:
             ours.close()
             _remove(None, scratch)
@@ -1234,6 +1243,10 @@ def _child_env(home: str) -> dict[str, str]:
     }
 
 
+def _scratch_bytes(limits: Limits) -> int:
+    return limits.file_size_mb * SCRATCH_FACTOR * MB
+
+
 def _rlimits(limits: Limits, nproc: int | None) -> list[tuple[int, int, int]]:
     """(resource, soft, hard) for the child. Hard limits are set too, so that nothing the
     child runs can raise them again."""
@@ -1295,14 +1308,18 @@ class _PidsCgroup:
             return None
         _sweep_stale(parent)
         path = parent / f"{cls.PREFIX}{os.getpid()}-{next(cls._numbers)}"
+        group = cls(path)
         try:
             path.mkdir()
-            (path / "pids.max").write_text(str(max_pids))
+            group.set_max(max_pids)
         except OSError:
             with contextlib.suppress(OSError):
                 path.rmdir()
             return None
-        return cls(path)
+        return group
+
+    def set_max(self, max_pids: int) -> None:
+        (self.path / "pids.max").write_text(str(max_pids))
 
     def open_procs(self) -> int:
         return os.open(self.path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)

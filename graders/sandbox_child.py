@@ -587,7 +587,8 @@ class Zygote:
     """Forks a fresh child per job and reports how it ended; never runs student code.
 
     Control messages (one JSON object per packet) from the grader: ``job``, with the job's
-    stdin, stdout, stderr and channel as SCM_RIGHTS descriptors, and ``kill``. To it:
+    limits (rlimits, scratch size) and its stdin, stdout, stderr and channel as SCM_RIGHTS
+    descriptors, and ``kill``. To it:
     ``ready``, then per job ``exited`` with its first process's exit status.
     """
 
@@ -597,8 +598,7 @@ class Zygote:
         self.socket = socket
         self.control = socket.socket(fileno=control_fd)
         self.isolated = config["isolation"] == "bubblewrap"
-        self.rlimits = [tuple(limit) for limit in config["rlimits"]]
-        self.scratch_bytes = int(config["scratch_bytes"])
+        self.scratch_bytes = int(config["scratch_bytes"])  # for its own home
         self.scratch = config["scratch"]  # where, isolated, each job mounts its own
         self.proc_covered = config["proc_covered"]  # read-only in each job's /proc
         self.procs = config["procs_fd"]  # the member list of the worker's job cgroup, or None
@@ -663,7 +663,7 @@ class Zygote:
         """
         home = os.environ["HOME"]
         if self.isolated:
-            self.mount_scratch(home)
+            self.mount_scratch(home, self.scratch_bytes)
         for name in self.modules:
             import_or_forget(name)
         if len(os.listdir("/proc/self/task")) > 1:
@@ -671,9 +671,9 @@ class Zygote:
             raise SystemExit(f"importing {', '.join(self.modules)} started a thread")
         self.home_dirs = [os.path.relpath(path, home) for path, _, _ in os.walk(home)][1:]
 
-    def mount_scratch(self, path: str) -> None:
-        """A fresh, size-bounded tmpfs at ``path`` (in this process's mount namespace)."""
-        options = f"size={self.scratch_bytes},mode=0755"
+    def mount_scratch(self, path: str, size: int) -> None:
+        """A fresh tmpfs of ``size`` bytes at ``path`` (in this process's mount namespace)."""
+        options = f"size={size},mode=0755"
         self.kernel.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
 
     def rehearse(self) -> None:
@@ -683,7 +683,7 @@ class Zygote:
         if pid == 0:
             status = 1
             try:
-                self.isolate(self.scratch)
+                self.isolate(self.scratch, self.scratch_bytes)
                 status = 0
             except BaseException:
                 sys.excepthook(*sys.exc_info())  # the worker's stderr: the grader's diagnosis
@@ -756,24 +756,24 @@ class Zygote:
         os.closerange(3, channel)
         os.closerange(channel + 1, os.sysconf("SC_OPEN_MAX"))
         if self.isolated:
-            self.isolate(message["scratch"])
+            self.isolate(message["scratch"], message["scratch_bytes"])
         os.chdir(message["scratch"])
         for directory in self.home_dirs:
             os.mkdir(directory)
         os.environ.clear()
         os.environ.update(message["environment"])
-        set_limits(self.rlimits)
+        set_limits(message["rlimits"])
         if self.isolated:
             self.stay_as_init()
         sys.argv = [sys.argv[0], str(channel)]  # as a one-off child is started
         return channel
 
-    def isolate(self, scratch: str) -> None:
+    def isolate(self, scratch: str, scratch_bytes: int) -> None:
         """Own mount, ipc and user namespaces, a fresh scratch and /proc, no capabilities."""
         kernel = self.kernel
         kernel.unshare(CLONE_NEWNS | CLONE_NEWIPC)  # ipc: no SysV object outlives the job
         kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing of ours shows elsewhere
-        self.mount_scratch(scratch)
+        self.mount_scratch(scratch, scratch_bytes)
         kernel.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         # Read-only, as in a one-off sandbox: writing most sysctls takes only uid 0, which
         # is the host's uid 0, and the worker's network and uts namespaces are shared by

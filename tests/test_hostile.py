@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import ctypes
 import json
+import subprocess
 import textwrap
 import threading
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
 from conftest import run_cli, run_cli_json
-from graders import engine, sandbox, spec, submission
+from graders import batch, engine, sandbox, spec, submission
 from graders.results import Status
 from graders.sandbox import Cell, Extraction, Job
 from graders.values import Opaque
@@ -207,3 +209,47 @@ def test_time_the_grader_lost_does_not_count_against_a_job() -> None:
     grading.join()
     assert outcome[0].termination == "finished"
     assert outcome[0].snapshots["ex"].values == {"x": 1}
+
+
+# --- limits, applied where they cannot deadlock -----------------------------------------
+
+
+def test_a_one_off_child_confines_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    spawned: list[dict] = []
+    popen = subprocess.Popen
+
+    def recording(*args, **kwargs):
+        spawned.append(kwargs)
+        return popen(*args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", recording)
+    source = "import resource\nmemory = resource.getrlimit(resource.RLIMIT_AS)"
+    job = Job([Cell(0, source, "cell 0")], extractions=[Extraction("ex", ["memory"])])
+    # From a grader with threads, where code between fork and exec may deadlock.
+    with ThreadPoolExecutor(2) as threads:
+        outcome = threads.submit(sandbox.run, job, SHORT).result()
+    assert "preexec_fn" not in spawned[-1]
+    limit = SHORT.memory_mb * 2**20
+    assert outcome.snapshots["ex"].values["memory"] == (limit, limit)
+
+
+def test_a_batch_keeps_one_pool_per_preload_whatever_the_limits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made: list[tuple[str, ...]] = []
+    monkeypatch.setattr(
+        batch.sandbox, "Pool", lambda workers, limits, preload: made.append(preload) or _NoPool()
+    )
+    sandboxes = batch.Sandboxes(2)
+    for limits in (SHORT, sandbox.Limits(), sandbox.Limits(total_seconds=180)):
+        sandboxes.run_for(limits, ())
+        sandboxes.run_for(limits, batch.WARM_LIBRARIES)
+    assert made == [(), batch.WARM_LIBRARIES]
+
+
+class _NoPool:
+    def __enter__(self) -> _NoPool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        pass
