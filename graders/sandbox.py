@@ -62,6 +62,8 @@ import base64
 import binascii
 import contextlib
 import functools
+import hashlib
+import importlib.metadata
 import itertools
 import json
 import math
@@ -95,6 +97,8 @@ INSIDE_SCRIPT = "/sandbox/child.py"
 INSIDE_SCRATCH = "/scratch"
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
 PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")  # read-only in every sandbox's /proc
+MATPLOTLIB_DIR = ".matplotlib"  # MPLCONFIGDIR, in a run's home
+FONT_LIST_SECONDS = 120  # for matplotlib to list the system's fonts, once per user
 MB = 2**20
 
 OUTPUT_STOP_FACTOR = 16  # output beyond this many times output_kb stops the run
@@ -582,12 +586,19 @@ class _Child(_Pipes):
         cgroup = _PidsCgroup.create(limits.processes - outside)
         scratch = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-run-")
         home = INSIDE_SCRATCH if scratch is None else scratch
+        fonts = font_list(isolation)
         ours, theirs = _Ends.pair()
         if isolation == "bubblewrap":
             bwrap = shutil.which("bwrap") or "bwrap"
-            command = [bwrap, *_bwrap_options(_scratch_bytes(limits)), "--", sys.executable]
-            command += ["-I", "-B", INSIDE_SCRIPT]
+            command = [bwrap, *_bwrap_options(_scratch_bytes(limits))]
+            if fonts is not None:  # read-only in a writable directory, as matplotlib wants
+                inside = f"{INSIDE_SCRATCH}/{MATPLOTLIB_DIR}/{fonts.name}"
+                command += ["--ro-bind", str(fonts), inside]
+            command += ["--", sys.executable, "-I", "-B", INSIDE_SCRIPT]
         else:
+            if fonts is not None:  # its own copy: what it does to it, no other run sees
+                os.mkdir(os.path.join(home, MATPLOTLIB_DIR))
+                shutil.copy(fonts, os.path.join(home, MATPLOTLIB_DIR, fonts.name))
             command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
         procs = cgroup.open_procs() if cgroup is not None else None
         # The child joins the cgroup and lowers its limits itself, before reading the job.
@@ -1232,7 +1243,7 @@ def _child_env(home: str) -> dict[str, str]:
         "TMPDIR": home,
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "MPLCONFIGDIR": f"{home}/{MATPLOTLIB_DIR}",
         # One BLAS thread: numpy's import fits the memory and process limits.
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
@@ -1241,6 +1252,65 @@ def _child_env(home: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
     }
+
+
+@functools.cache
+def font_list(isolation: str) -> Path | None:
+    """matplotlib's font list for one-off runs, or None where matplotlib is missing or the
+    list cannot be built. Built once per user, matplotlib and Python, on first use.
+
+    A run starts with an empty home, where matplotlib's first import would list the
+    system's fonts (fc-list) and write the list there: about a second, every run. The list
+    is built instead by matplotlib's own font manager, with no student code, in a sandbox
+    that sees the fonts a run sees; each run then finds it in its MPLCONFIGDIR, bound
+    read-only (a plain process gets a copy of its own), so none can change the next one's.
+    """
+    try:
+        version = importlib.metadata.version("matplotlib")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    key = hashlib.sha256(f"{sys.executable}\0{version}\0{isolation}".encode()).hexdigest()
+    directory = _cache_home() / "calculus-graders" / f"matplotlib-{version}-{key[:16]}"
+    built = sorted(directory.glob("fontlist-v*.json"))
+    if built:
+        return built[-1]
+    try:
+        return _build_font_list(isolation, directory)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def _build_font_list(isolation: str, directory: Path) -> Path | None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as home:
+        config = Path(home, MATPLOTLIB_DIR)
+        config.mkdir()
+        command, environment = [sys.executable], _child_env(home)
+        if isolation == "bubblewrap":
+            bwrap = shutil.which("bwrap") or "bwrap"
+            inside = f"{INSIDE_SCRATCH}/{MATPLOTLIB_DIR}"
+            command = [bwrap, *_bwrap_options(64 * MB), "--bind", str(config), inside, "--"]
+            command.append(sys.executable)
+            environment = _child_env(INSIDE_SCRATCH)
+        subprocess.run(
+            [*command, "-I", "-c", "import matplotlib.font_manager"],
+            env=environment,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=FONT_LIST_SECONDS,
+            check=True,
+        )
+        made = sorted(config.glob("fontlist-v*.json"))
+        if not made:
+            return None
+        # Whole or not at all, for a grader building it at the same time.
+        os.replace(made[-1], directory / made[-1].name)
+        return directory / made[-1].name
 
 
 def _scratch_bytes(limits: Limits) -> int:

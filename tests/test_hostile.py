@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli, run_cli_json
+from conftest import require_bubblewrap, run_cli, run_cli_json
 from graders import batch, engine, sandbox, spec, submission
 from graders.results import Status
 from graders.sandbox import Cell, Extraction, Job
@@ -253,3 +253,55 @@ class _NoPool:
 
     def __exit__(self, *exc_info: object) -> None:
         pass
+
+
+# --- matplotlib's font list ------------------------------------------------------------
+
+FONT_LIST_USED = """
+import logging, os
+messages = []
+handler = logging.Handler()
+handler.emit = lambda record: messages.append(record.getMessage())
+log = logging.getLogger("matplotlib.font_manager")
+log.addHandler(handler)
+log.setLevel(logging.DEBUG)
+import matplotlib, matplotlib.font_manager
+from_cache = any(m.startswith("Using fontManager instance") for m in messages)
+path = os.path.join(matplotlib.get_cachedir(), next(
+    name for name in os.listdir(matplotlib.get_cachedir()) if name.startswith("fontlist")
+))
+try:
+    with open(path, "w") as poison:
+        poison.write("{}")
+    poisoned = True
+except OSError:
+    poisoned = False
+"""
+
+
+@pytest.mark.parametrize("isolation", ["bubblewrap", "process"])
+def test_one_off_runs_read_a_font_list_built_once_that_they_cannot_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolation: str
+) -> None:
+    if isolation == "bubblewrap":
+        monkeypatch.delenv("GRADERS_SANDBOX", raising=False)
+        require_bubblewrap()
+    else:
+        monkeypatch.setenv("GRADERS_SANDBOX", "process")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    sandbox.font_list.cache_clear()
+    names = ["from_cache", "poisoned"]
+    job = Job([Cell(0, FONT_LIST_USED, "cell 0")], extractions=[Extraction("ex", names)])
+    try:
+        first = sandbox.run(job, sandbox.Limits(cell_seconds=20.0, total_seconds=30.0))
+        built = sandbox.font_list(isolation)
+        content = built.read_bytes()
+        second = sandbox.run(job, sandbox.Limits(cell_seconds=20.0, total_seconds=30.0))
+    finally:
+        sandbox.font_list.cache_clear()
+    assert built is not None and built.is_relative_to(tmp_path)
+    assert first.snapshots["ex"].values["from_cache"] is True
+    if isolation == "bubblewrap":
+        assert first.snapshots["ex"].values["poisoned"] is False
+    assert built.read_bytes() == content  # nothing a run did reaches the next
+    assert second.snapshots["ex"].values["from_cache"] is True
