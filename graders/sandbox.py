@@ -22,13 +22,17 @@ Limits, in both modes:
   after which every process of the run is killed (termination "timeout");
 - memory RLIMIT_AS, file size RLIMIT_FSIZE, CPU RLIMIT_CPU (a backstop), no core files;
 - processes: a per-run pids cgroup (root ignores RLIMIT_NPROC), else RLIMIT_NPROC;
+  the child joins the cgroup and sets the rlimits itself before it reads the job (not
+  between fork and exec here, which is unsafe in a grader with threads);
 - output: stdout and stderr are read here as they come and kept up to ``output_kb``;
   past 16 times that the run is stopped (termination "output_limit").
 
 Results come back over a dedicated pipe as length-prefixed JSON, never over stdout. The
 child runs student code and is therefore untrusted: the decoder here accepts plain data
 only (whitelisted dtypes, sizes checked against the bytes, bounded depth and lengths,
-messages in the order the job implies) and never unpickles. Anything else ends the run
+messages in the order the job implies, every string valid text) and never unpickles. What a
+message may cost this process is bounded before it is parsed: its bytes and its number of
+JSON values, per message and per run. Anything else ends the run
 as "channel_error"; the grader never sees an exception for what a student did.
 
 Warm workers (``Pool``, Linux): a one-off child pays for bubblewrap, Python and numpy
