@@ -99,6 +99,7 @@ CHILD_SCRIPT = Path(__file__).resolve().with_name("sandbox_child.py")
 GRADER_ROOT = Path(__file__).resolve().parents[1]
 INSIDE_SCRIPT = "/sandbox/child.py"
 INSIDE_SCRATCH = "/scratch"
+INSIDE_FONT_LIST = "/sandbox/fontlist.json"  # in a worker: its zygote copies it to its home
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
 PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")  # read-only in every sandbox's /proc
 MATPLOTLIB_DIR = ".matplotlib"  # MPLCONFIGDIR, in a run's home
@@ -870,6 +871,9 @@ class _Worker:
         # Where the zygote imports its libraries (as a job's home, for what they cache):
         # isolated, a tmpfs of its own that each job covers with its scratch.
         home = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-worker-")
+        fonts = font_list(isolation)
+        # Where the zygote reads the font list: bound inside, or the grader's own cache.
+        fonts_seen = INSIDE_FONT_LIST if isolation == "bubblewrap" else str(fonts)
         config = {
             "isolation": isolation,
             "scratch_bytes": _scratch_bytes(limits),  # its own home's; each job has its own
@@ -877,10 +881,11 @@ class _Worker:
             "proc_covered": PROC_COVERED,
             "procs_fd": procs,
             "preload": preload,
+            "font_list": None if fonts is None else [fonts_seen, fonts.name],
         }
         if isolation == "bubblewrap":
             bwrap = shutil.which("bwrap") or "bwrap"
-            command = [bwrap, *_zygote_bwrap_options(), "--", sys.executable, "-I", "-B"]
+            command = [bwrap, *_zygote_bwrap_options(fonts), "--", sys.executable, "-I", "-B"]
             command.append(INSIDE_SCRIPT)
         else:
             command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
@@ -1153,7 +1158,7 @@ def _bwrap_options(scratch_bytes: int) -> list[str]:
     return _bwrap_sandbox(["--cap-drop", "ALL"], scratch)
 
 
-def _zygote_bwrap_options() -> list[str]:
+def _zygote_bwrap_options(fonts: Path | None) -> list[str]:
     """bubblewrap's options for a pool's worker: the same sandbox, but its zygote keeps
     the capabilities it needs to give each job namespaces and mounts of its own, held in
     a user namespace of the worker's own (--unshare-user: never the host's). Every job
@@ -1162,7 +1167,10 @@ def _zygote_bwrap_options() -> list[str]:
     for capability in ZYGOTE_CAPABILITIES:
         capabilities += ["--cap-add", capability]
     # An empty, read-only mount point: each job mounts a scratch of its own on it.
-    return _bwrap_sandbox(capabilities, ["--dir", INSIDE_SCRATCH, "--chdir", "/"])
+    scratch = ["--dir", INSIDE_SCRATCH, "--chdir", "/"]
+    if fonts is not None:
+        scratch += ["--ro-bind", str(fonts), INSIDE_FONT_LIST]
+    return _bwrap_sandbox(capabilities, scratch)
 
 
 def _bwrap_sandbox(capabilities: list[str], scratch: list[str]) -> list[str]:

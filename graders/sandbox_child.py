@@ -603,6 +603,7 @@ class Zygote:
         self.proc_covered = config["proc_covered"]  # read-only in each job's /proc
         self.procs = config["procs_fd"]  # the member list of the worker's job cgroup, or None
         self.modules = config["preload"]
+        self.font_list = config["font_list"]  # [where it is, its name], or None
         self.home_dirs: list[str] = []  # made in its home by the preload, as in each job's
         self.kernel = Kernel() if self.isolated else None
         if self.isolated:
@@ -654,16 +655,22 @@ class Zygote:
         """Import the libraries submissions use, once, so that no job pays for them.
 
         The zygote runs with a job's environment, home included: what a library caches at
-        import (matplotlib its config directory, and the font list it builds there) then
-        holds in each job too. Isolated, that home is the scratch path, here a tmpfs of
-        the zygote's own, which each job covers with a fresh one; the directories made in
-        it are made again, empty, in each job's scratch, for the library that writes in
-        the directory it made at import. A library that fails to import is left for the
-        job to import, and fail on, itself.
+        import (matplotlib its config directory, and the font list it reads there, which
+        the grader built) then holds in each job too. Isolated, that home is the scratch
+        path, here a tmpfs of the zygote's own, which each job covers with a fresh one; the
+        directories made in it are made again, empty, in each job's scratch, for the
+        library that writes in the directory it made at import. A library that fails to
+        import is left for the job to import, and fail on, itself.
         """
         home = os.environ["HOME"]
         if self.isolated:
             self.mount_scratch(home, self.scratch_bytes)
+        if self.font_list is not None:  # the grader's, which matplotlib would build again
+            source, name = self.font_list
+            config = os.environ["MPLCONFIGDIR"]
+            os.makedirs(config, exist_ok=True)
+            with open(source, "rb") as built, open(os.path.join(config, name), "wb") as copy:
+                copy.write(built.read())
         for name in self.modules:
             import_or_forget(name)
         if len(os.listdir("/proc/self/task")) > 1:
