@@ -11,6 +11,10 @@ that the machine's load falls on all three alike (median wall time of N runs eac
   matplotlib lists the system's fonts itself, as every one-off run did before;
 - plain python: the same cells in one `python` process with a warm matplotlib cache, no
   sandbox and no grading (the floor).
+
+Measured (2 shared cores, 7 runs each; load average about 2.5, then about 4.5):
+font list 1.25 s / 2.49 s, no font list 1.42 s / 2.83 s, plain python 0.77 s / 1.57 s.
+Inside the sandbox alone, `import matplotlib.pyplot` took 0.71 s instead of 1.32 s.
 """
 
 from __future__ import annotations
