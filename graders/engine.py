@@ -426,9 +426,9 @@ def _limit_problem(submission: Submission, outcome: sandbox.Outcome) -> tuple[St
     if not limited and outcome.termination in ("timeout", "memory_limit"):
         # Stopped between cells (say, while its answers were sent): the next one never ran.
         limited = [cell for cell in outcome.cells if cell.status == "skipped"]
-    for cell in limited[:1]:
-        return _cell_problem(cell, _where(submission, cell), outcome)
-    return None
+    if not limited:
+        return None
+    return _cell_problem(limited[0], _where(submission, limited[0]), outcome)
 
 
 def _handed_in(submission: Submission, cell: sandbox.CellReport) -> CodeCell | None:
