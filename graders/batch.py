@@ -135,23 +135,23 @@ def libraries_to_preload(submission: Submission, specs: Sequence[Spec]) -> tuple
 
 
 class Sandboxes:
-    """Warm sandbox pools, one per set of limits (a notebook runs longer than a .py) and
-    of preloaded libraries, each with a child for every grading thread. Created when
-    first needed; thread-safe."""
+    """Warm sandbox pools, one per set of preloaded libraries, each with a child for every
+    grading thread; each job brings its own limits (a notebook runs longer than a .py).
+    Created when first needed; thread-safe."""
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._pools: dict[tuple[sandbox.Limits, tuple[str, ...]], sandbox.Pool] = {}
+        self._pools: dict[tuple[str, ...], sandbox.Pool] = {}
         self._lock = threading.Lock()
         self._stack = contextlib.ExitStack()
 
     def run_for(self, limits: sandbox.Limits, preload: tuple[str, ...]) -> _PooledRun:
         with self._lock:
-            pool = self._pools.get((limits, preload))
+            pool = self._pools.get(preload)
             if pool is None:
                 pool = sandbox.Pool(self.workers, limits, preload=preload)
-                self._pools[limits, preload] = self._stack.enter_context(pool)
-        return _PooledRun(pool)
+                self._pools[preload] = self._stack.enter_context(pool)
+        return _PooledRun(pool, limits)
 
     def close(self) -> None:
         with self._lock:
@@ -163,11 +163,12 @@ class _PooledRun:
     """A Run-like handle that takes a warm child only when the job is ready: a grading
     that fails before its sandbox run (say, a broken reference) holds none."""
 
-    def __init__(self, pool: sandbox.Pool) -> None:
+    def __init__(self, pool: sandbox.Pool, limits: sandbox.Limits) -> None:
         self._pool = pool
+        self._limits = limits
 
     def submit(self, job: sandbox.Job) -> sandbox.Outcome:
-        return self._pool.start().submit(job)
+        return self._pool.start(self._limits).submit(job)
 
 
 # --- executors: threads here, or a Dask cluster ------------------------------------

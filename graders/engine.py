@@ -209,6 +209,13 @@ def _grade_from_outcome(
     none); the report names the cell."""
     names = set(spec.answer_names)
     if not graded:
+        # The answers may be bound where static analysis cannot see (exec, globals()):
+        # a run stopped at a limit says so, rather than "no answer found".
+        limited = _limit_problem(submission, outcome)
+        if limited is not None:
+            status, explanation = limited
+            missing = _listing(spec.answer_names, "or")
+            return _unanswered(spec, status, f"{explanation} No {missing} could be read.")
         unreadable = _syntax_error_mentioning(submission, outcome, names)
         if unreadable is not None:
             problem = _cell_problem(unreadable, _where(submission, unreadable), outcome)
@@ -518,6 +525,18 @@ def _cell_problem(
         )
         return Status.ERROR, f"{_capital(where)} did not complete: {reason}."
     return None
+
+
+def _limit_problem(submission: Submission, outcome: sandbox.Outcome) -> tuple[Status, str] | None:
+    """(status, explanation) for the first cell that ran into the time or memory limit,
+    if the run hit one."""
+    limited = [cell for cell in outcome.cells if cell.status in ("timeout", "memory")]
+    if not limited and outcome.termination in ("timeout", "memory_limit"):
+        # Stopped between cells (say, while its answers were sent): the next one never ran.
+        limited = [cell for cell in outcome.cells if cell.status == "skipped"]
+    if not limited:
+        return None
+    return _cell_problem(limited[0], _where(submission, limited[0]), outcome)
 
 
 def _handed_in(submission: Submission, cell: sandbox.CellReport) -> CodeCell | None:

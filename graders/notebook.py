@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import engine, report
 from .assignments import exercises_for
 from .results import SubmissionResult
-from .sandbox import assigned_names
+from .sandbox import assigned_names, parse
 from .spec import DEFAULT_COURSE, Spec, find, load_all, of_assignment
 from .submission import CodeCell, Submission, from_answer, load, neutralise_magics
 
@@ -246,7 +246,7 @@ def _grader_names(sources: Sequence[str]) -> set[str]:
     for source in sources:
         if "graders" not in source:
             continue
-        tree = _parse(neutralise_magics(source))
+        tree = parse(neutralise_magics(source))
         for node in ast.walk(tree) if tree is not None else ():
             if _imports_graders(node):
                 names.update(assigned_names(ast.unparse(node)))
@@ -268,7 +268,7 @@ def _replayable(source: str, grader_names: set[str], stop: int | None) -> str | 
     still match the student's cell. A cell that does not parse is replayed as it is: its
     syntax error is the feedback.
     """
-    tree = _parse(source)
+    tree = parse(source)
     if tree is None:
         return source
     lines = source.split("\n")
@@ -285,13 +285,6 @@ def _replayable(source: str, grader_names: set[str], stop: int | None) -> str | 
     if all(_only_shows(statement) for statement in kept):
         return None
     return "\n".join(lines)
-
-
-def _parse(source: str) -> ast.Module | None:
-    try:
-        return ast.parse(source)
-    except (SyntaxError, ValueError):  # ValueError: a NUL byte in the source
-        return None
 
 
 def _comment_out(lines: list[str], first: int, last: int) -> None:

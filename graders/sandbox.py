@@ -23,13 +23,17 @@ Limits, in both modes:
   after which every process of the run is killed (termination "timeout");
 - memory RLIMIT_AS, file size RLIMIT_FSIZE, CPU RLIMIT_CPU (a backstop), no core files;
 - processes: a per-run pids cgroup (root ignores RLIMIT_NPROC), else RLIMIT_NPROC;
+  the child joins the cgroup and sets the rlimits itself before it reads the job (not
+  between fork and exec here, which is unsafe in a grader with threads);
 - output: stdout and stderr are read here as they come and kept up to ``output_kb``;
   past 16 times that the run is stopped (termination "output_limit").
 
 Results come back over a dedicated pipe as length-prefixed JSON, never over stdout. The
 child runs student code and is therefore untrusted: the decoder here accepts plain data
 only (whitelisted dtypes, sizes checked against the bytes, bounded depth and lengths,
-messages in the order the job implies) and never unpickles. Anything else ends the run
+messages in the order the job implies, every string valid text) and never unpickles. What a
+message may cost this process is bounded before it is parsed: its bytes and its number of
+JSON values, per message and per run. Anything else ends the run
 as "channel_error"; the grader never sees an exception for what a student did.
 
 Warm workers (``Pool``, Linux): a one-off child pays for bubblewrap, Python and numpy
@@ -63,6 +67,8 @@ import base64
 import binascii
 import contextlib
 import functools
+import hashlib
+import importlib.metadata
 import itertools
 import json
 import math
@@ -95,13 +101,19 @@ CHILD_SCRIPT = Path(__file__).resolve().with_name("sandbox_child.py")
 PACKAGE_DIR = Path(__file__).resolve().parent
 INSIDE_SCRIPT = "/sandbox/child.py"
 INSIDE_SCRATCH = "/scratch"
+INSIDE_FONT_LIST = "/sandbox/fontlist.json"  # in a worker: its zygote copies it to its home
 ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "alternatives", "fonts")
 PROC_COVERED = ("sys", "sysrq-trigger", "irq", "bus")  # read-only in every sandbox's /proc
+MATPLOTLIB_DIR = ".matplotlib"  # MPLCONFIGDIR, in a run's home
+FONT_LIST_SECONDS = 120  # for matplotlib to list the system's fonts, once per user
 MB = 2**20
 
 OUTPUT_STOP_FACTOR = 16  # output beyond this many times output_kb stops the run
 SCRATCH_FACTOR = 4  # the scratch tmpfs holds this many of the largest files
 DRAIN_SECONDS = 0.5  # for output still in the pipes when the run ends
+# The longest wait for a child between looks at the clock: any longer wake-up is time the
+# grader lost (another job's work held the process), which no job's deadline counts.
+LOOK_SECONDS = 0.1
 EXIT_WAIT_SECONDS = 0.5  # for the exit status of a child whose channel closed early
 
 # Warm workers (Pool).
@@ -113,11 +125,17 @@ KILL_SECONDS = 2.0  # for a worker to report the end of the job it was told to k
 CONTROL_BYTES = 64 * 1024  # the largest report a zygote sends
 CONTROL_FIELDS = {"ready": (), "exited": ("status",)}  # its reports: integer fields
 
-# Bounds on what the decoder accepts (the child keeps within them).
-MAX_FRAME_BYTES = 192 * MB
-MAX_CHANNEL_BYTES = 512 * MB
+# Bounds on what the decoder accepts (the child keeps within them). A frame is counted
+# before it is parsed: its bytes, and its JSON values (bounded by the bytes "[{,:" that
+# precede every value but the first), which set what json.loads costs this process, with
+# the GIL held: about 100 bytes of memory per value. The largest honest answer is arrays of
+# a few thousand floats, which cross as raw bytes in one string each.
+MAX_FRAME_BYTES = 16 * MB
+MAX_FRAME_VALUES = 256 * 1024
+MAX_CHANNEL_BYTES = 128 * MB
+MAX_CHANNEL_VALUES = 4 * MAX_FRAME_VALUES
 MAX_DEPTH = 32
-MAX_ITEMS = 1_000_000
+MAX_ITEMS = MAX_FRAME_VALUES
 MAX_ARRAY_ELEMENTS = 10**7
 MAX_TEXT_CHARS = 100_000
 MAX_NAME_CHARS = 200
@@ -131,7 +149,7 @@ WIRE_DTYPES = {
 }
 HEX_INT = re.compile(r"-?[0-9a-f]{1,1024}")
 CELL_STATUSES = ("ok", "error", "timeout", "memory")
-MEMORY_MARKERS = ("MemoryError", "Cannot allocate memory", "out of memory")
+MEMORY_EXIT = 86  # the exit status of a runner that found no memory left (sandbox_child)
 
 
 # --- the interface ---------------------------------------------------------------------
@@ -292,12 +310,11 @@ class Run:
             returncode = self._child.exit_status() if ending == "ended" else None
         finally:
             self._release()
-        stderr = self._child.output.text("stderr")
-        termination = _why_ended(returncode, stderr) if ending == "ended" else ending
+        termination = _why_ended(returncode) if ending == "ended" else ending
         return protocol.outcome(
             termination,
             stdout=self._child.output.text("stdout"),
-            stderr=stderr,
+            stderr=self._child.output.text("stderr"),
             isolation=self.isolation,
             duration=time.monotonic() - began,
         )
@@ -319,21 +336,34 @@ def assigned_names(source: str) -> list[str]:
     aliases, and names a function declares ``global``. Function, class and comprehension
     bodies are their own scopes. A cell that does not parse binds nothing.
     """
+    tree = parse(source)
+    if tree is None:
+        return []
+    binder = _Binder()
     try:
-        binder = _Binder()
-        binder.visit(ast.parse(source))
-    except (SyntaxError, ValueError, RecursionError):
+        binder.visit(tree)
+    except RecursionError:  # nested too deeply for a recursive walk: as good as unparseable
         return []
     return list(dict.fromkeys(binder.names))
+
+
+def parse(source: str) -> ast.Module | None:
+    """The syntax tree of student text, or None where Python cannot parse it: a syntax
+    error, a NUL byte (ValueError), or nesting so deep that the parser runs out of stack
+    (MemoryError: "parser stack overflowed") or of recursion (RecursionError). The child
+    reports each of these to the student as code that cannot be parsed."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
 
 
 def packages_used(source: str, lazy_modules: dict[str, str]) -> set[str]:
     """The top-level packages a cell would import, found statically: those its import
     statements name (at any depth), and those of the job's lazy modules whose alias it
     reads. A cell that does not parse uses none."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
+    tree = parse(source)
+    if tree is None:
         return set()
     modules: set[str] = set()
     for node in ast.walk(tree):
@@ -465,6 +495,11 @@ class _Pipes:
 
         Returns "finished", "timeout", "output_limit", "channel_error", or "ended" when
         the channel closed before the child said it was done.
+
+        The deadline counts the time the child had: waiting for it, and working on what it
+        sent. Time this thread could not run (the grader busy with another job, holding
+        the GIL) moves the deadline on, and what the child sent before the deadline is
+        read before the run is called timed out.
         """
         assert self.stdin is not None
         pending = memoryview(payload)
@@ -476,10 +511,9 @@ class _Pipes:
             os.set_blocking(self.stdin, False)
             selector.register(self.stdin, selectors.EVENT_WRITE)
             while True:
-                timeout = deadline - time.monotonic()
-                if timeout <= 0:
-                    return "timeout"
-                for key, _ in selector.select(timeout):
+                wait = min(max(deadline - time.monotonic(), 0.0), LOOK_SECONDS)
+                looked, worked = time.monotonic(), time.thread_time()
+                for key, _ in selector.select(wait):
                     if key.fd == self.stdin:
                         pending = self._feed(pending)
                         if not pending:
@@ -500,6 +534,10 @@ class _Pipes:
                             return "finished"
                     elif not self._gather(selector, key.fd):
                         return "output_limit"
+                spent = time.monotonic() - looked
+                deadline += max(0.0, spent - wait - (time.thread_time() - worked))
+                if wait == 0 and time.monotonic() >= deadline:
+                    return "timeout"
 
     def _feed(self, pending: memoryview) -> memoryview:
         assert self.stdin is not None
@@ -559,18 +597,29 @@ class _Child(_Pipes):
 
     @classmethod
     def spawn(cls, limits: Limits, isolation: str) -> _Child:
-        cgroup = _PidsCgroup.create(limits.processes)
+        # bubblewrap's monitor and init stay outside the group that the child joins.
+        outside = 2 if isolation == "bubblewrap" else 0
+        cgroup = _PidsCgroup.create(limits.processes - outside)
         scratch = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-run-")
         home = INSIDE_SCRATCH if scratch is None else scratch
+        fonts = font_list(isolation)
         ours, theirs = _Ends.pair()
         if isolation == "bubblewrap":
-            scratch_bytes = limits.file_size_mb * SCRATCH_FACTOR * MB
             bwrap = shutil.which("bwrap") or "bwrap"
-            command = [bwrap, *_bwrap_options(scratch_bytes), "--", sys.executable]
-            command += ["-I", "-B", INSIDE_SCRIPT, str(theirs.channel)]
+            command = [bwrap, *_bwrap_options(_scratch_bytes(limits))]
+            if fonts is not None:  # read-only in a writable directory, as matplotlib wants
+                inside = f"{INSIDE_SCRATCH}/{MATPLOTLIB_DIR}/{fonts.name}"
+                command += ["--ro-bind", str(fonts), inside]
+            command += ["--", sys.executable, "-I", "-B", INSIDE_SCRIPT]
         else:
-            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT), str(theirs.channel)]
+            if fonts is not None:  # its own copy: what it does to it, no other run sees
+                os.mkdir(os.path.join(home, MATPLOTLIB_DIR))
+                shutil.copy(fonts, os.path.join(home, MATPLOTLIB_DIR, fonts.name))
+            command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
         procs = cgroup.open_procs() if cgroup is not None else None
+        # The child joins the cgroup and lowers its limits itself, before reading the job.
+        config = {"rlimits": _rlimits(limits, _nproc(cgroup, limits.processes)), "procs_fd": procs}
+        command += [str(theirs.channel), json.dumps(config)]
         try:
             process = subprocess.Popen(
                 command,
@@ -579,11 +628,8 @@ class _Child(_Pipes):
                 stderr=theirs.stderr,
                 cwd=scratch or "/",
                 env=_child_env(home),
-                pass_fds=(theirs.channel,),
+                pass_fds=(theirs.channel,) if procs is None else (theirs.channel, procs),
                 start_new_session=True,  # its own process group, killed as one
-                preexec_fn=_prepare_child(
-                    _rlimits(limits, _nproc(cgroup, limits.processes)), procs
-                ),
             )
         except BaseException:
             ours.close()
@@ -647,7 +693,8 @@ class Pool:
 
     ``start()`` blocks until a worker is free and returns a ``Run`` whose job is forked at
     once from the worker's zygote; up to ``workers`` threads may use the pool at once.
-    Every job gets the pool's limits. A worker that dies (killed by a job, out of memory)
+    Each job gets the limits ``start()`` is given (by default the pool's): jobs of any
+    limits share the workers. A worker that dies (killed by a job, out of memory)
     is replaced at the next ``start()``; ``close()`` kills every worker and job. Where no
     zygote can work (not Linux, or the kernel refuses it nested namespaces; a warning
     says so), ``start()`` is the module's: a one-off sandbox per job.
@@ -687,11 +734,13 @@ class Pool:
             warnings.warn(f"{exc}; each job starts a sandbox of its own", RuntimeWarning, 3)
             return None
 
-    def start(self) -> Run:
-        """A Run on a free worker, blocking until there is one; its child starts now."""
+    def start(self, limits: Limits | None = None) -> Run:
+        """A Run on a free worker, blocking until there is one; its child starts now, with
+        these limits (by default the pool's)."""
+        limits = limits or self.limits
         if self._workers is None:
-            return Run(self.limits, self.isolation)
-        return Run(self.limits, self.isolation, self._workers.begin())
+            return Run(limits, self.isolation)
+        return Run(limits, self.isolation, self._workers.begin(limits))
 
     def close(self) -> None:
         """Kill every worker, and the jobs of those still in use."""
@@ -730,19 +779,19 @@ class _Workers:
             self.close()
             raise
 
-    def begin(self) -> _PooledJob:
-        """Start a job on a free worker: a live one, else a new one."""
+    def begin(self, limits: Limits) -> _PooledJob:
+        """Start a job with these limits on a free worker: a live one, else a new one."""
         worker = self._borrow()
         try:
             if worker is None or worker.broken or worker.process.poll() is not None:
                 worker = self._replace(worker)
             worker.wait_ready()
             try:
-                return _PooledJob.begin(worker, self.limits, self.give_back)
+                return _PooledJob.begin(worker, limits, self.give_back)
             except OSError:  # it died since its last job, too lately to tell: a new one
                 worker = self._replace(worker)
                 worker.wait_ready()
-                return _PooledJob.begin(worker, self.limits, self.give_back)
+                return _PooledJob.begin(worker, limits, self.give_back)
         except BaseException:
             self.give_back(worker)
             raise
@@ -827,26 +876,27 @@ class _Worker:
 
     @classmethod
     def spawn(cls, limits: Limits, isolation: str, preload: list[str]) -> _Worker:
-        # A pooled job has no bubblewrap monitor in its group, which a run counts.
-        monitor = 1 if isolation == "bubblewrap" else 0
-        cgroup = _PidsCgroup.create(limits.processes - monitor)
+        cgroup = _PidsCgroup.create(limits.processes)  # each job sets its own bound
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         procs = cgroup.open_procs() if cgroup is not None else None
         # Where the zygote imports its libraries (as a job's home, for what they cache):
         # isolated, a tmpfs of its own that each job covers with its scratch.
         home = None if isolation == "bubblewrap" else tempfile.mkdtemp(prefix="graders-worker-")
+        fonts = font_list(isolation)
+        # Where the zygote reads the font list: bound inside, or the grader's own cache.
+        fonts_seen = INSIDE_FONT_LIST if isolation == "bubblewrap" else str(fonts)
         config = {
             "isolation": isolation,
-            "rlimits": _rlimits(limits, _nproc(cgroup, limits.processes)),
-            "scratch_bytes": limits.file_size_mb * SCRATCH_FACTOR * MB,
+            "scratch_bytes": _scratch_bytes(limits),  # its own home's; each job has its own
             "scratch": INSIDE_SCRATCH,
             "proc_covered": PROC_COVERED,
             "procs_fd": procs,
             "preload": preload,
+            "font_list": None if fonts is None else [fonts_seen, fonts.name],
         }
         if isolation == "bubblewrap":
             bwrap = shutil.which("bwrap") or "bwrap"
-            command = [bwrap, *_zygote_bwrap_options(), "--", sys.executable, "-I", "-B"]
+            command = [bwrap, *_zygote_bwrap_options(fonts), "--", sys.executable, "-I", "-B"]
             command.append(INSIDE_SCRIPT)
         else:
             command = [sys.executable, "-I", "-B", str(CHILD_SCRIPT)]
@@ -883,8 +933,18 @@ class _Worker:
             raise SandboxUnavailable(f"a sandbox worker could not start: {self._diagnosis()}")
         self.ready = True
 
-    def send_job(self, ends: _Ends, scratch: str) -> None:
-        message = {"op": "job", "scratch": scratch, "environment": _child_env(scratch)}
+    def send_job(self, ends: _Ends, scratch: str, limits: Limits) -> None:
+        # A pooled job has no bubblewrap monitor in its group, which a one-off run counts.
+        processes = limits.processes - (1 if self.isolation == "bubblewrap" else 0)
+        if self.cgroup is not None:
+            self.cgroup.set_max(processes)  # one job at a time in the worker's group
+        message = {
+            "op": "job",
+            "scratch": scratch,
+            "environment": _child_env(scratch),
+            "rlimits": _rlimits(limits, _nproc(self.cgroup, processes)),
+            "scratch_bytes": _scratch_bytes(limits),
+        }
         fds = [ends.stdin, ends.stdout, ends.stderr, ends.channel]
         socket.send_fds(self.control, [json.dumps(message).encode()], fds)
         self.running, self.status = True, None
@@ -1011,7 +1071,7 @@ class _PooledJob(_Pipes):
             scratch = tempfile.mkdtemp(prefix="graders-run-")
         ours, theirs = _Ends.pair()
         try:
-            worker.send_job(theirs, scratch or INSIDE_SCRATCH)
+            worker.send_job(theirs, scratch or INSIDE_SCRATCH, limits)
         except BaseException:
             ours.close()
             _remove(None, scratch)
@@ -1064,18 +1124,16 @@ def _remove(cgroup: _PidsCgroup | None, scratch: str | None) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _why_ended(returncode: int | None, stderr: str) -> str:
+def _why_ended(returncode: int | None) -> str:
     """Why a child ended before saying "done": its CPU time, memory, or any other crash.
 
     bubblewrap exits with 128 + the signal that killed the child. SIGKILL that we did not
-    send is the kernel's out-of-memory killer; a fatal Python error or an uncaught
-    MemoryError shows on stderr.
+    send is the kernel's out-of-memory killer; MEMORY_EXIT is the runner's own word that an
+    allocation was refused. What stderr says is not evidence: the student writes it.
     """
     if returncode in (-signal.SIGXCPU, 128 + signal.SIGXCPU):
         return "timeout"
-    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL):
-        return "memory_limit"
-    if any(marker in stderr for marker in MEMORY_MARKERS):
+    if returncode in (-signal.SIGKILL, 128 + signal.SIGKILL, MEMORY_EXIT):
         return "memory_limit"
     return "crashed"
 
@@ -1111,7 +1169,7 @@ def _bwrap_options(scratch_bytes: int) -> list[str]:
     return _bwrap_sandbox(["--cap-drop", "ALL"], scratch)
 
 
-def _zygote_bwrap_options() -> list[str]:
+def _zygote_bwrap_options(fonts: Path | None) -> list[str]:
     """bubblewrap's options for a pool's worker: the same sandbox, but its zygote keeps
     the capabilities it needs to give each job namespaces and mounts of its own, held in
     a user namespace of the worker's own (--unshare-user: never the host's). Every job
@@ -1120,7 +1178,10 @@ def _zygote_bwrap_options() -> list[str]:
     for capability in ZYGOTE_CAPABILITIES:
         capabilities += ["--cap-add", capability]
     # An empty, read-only mount point: each job mounts a scratch of its own on it.
-    return _bwrap_sandbox(capabilities, ["--dir", INSIDE_SCRATCH, "--chdir", "/"])
+    scratch = ["--dir", INSIDE_SCRATCH, "--chdir", "/"]
+    if fonts is not None:
+        scratch += ["--ro-bind", str(fonts), INSIDE_FONT_LIST]
+    return _bwrap_sandbox(capabilities, scratch)
 
 
 def _bwrap_sandbox(capabilities: list[str], scratch: list[str]) -> list[str]:
@@ -1238,7 +1299,7 @@ def _child_env(home: str) -> dict[str, str]:
         "TMPDIR": home,
         "LANG": "C.UTF-8",
         "MPLBACKEND": "Agg",
-        "MPLCONFIGDIR": f"{home}/.matplotlib",
+        "MPLCONFIGDIR": f"{home}/{MATPLOTLIB_DIR}",
         # One BLAS thread: numpy's import fits the memory and process limits.
         "OPENBLAS_NUM_THREADS": "1",
         "OMP_NUM_THREADS": "1",
@@ -1247,6 +1308,69 @@ def _child_env(home: str) -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONHASHSEED": "0",
     }
+
+
+@functools.cache
+def font_list(isolation: str) -> Path | None:
+    """matplotlib's font list for one-off runs, or None where matplotlib is missing or the
+    list cannot be built. Built once per user, matplotlib and Python, on first use.
+
+    A run starts with an empty home, where matplotlib's first import would list the
+    system's fonts (fc-list) and write the list there: about a second, every run. The list
+    is built instead by matplotlib's own font manager, with no student code, in a sandbox
+    that sees the fonts a run sees; each run then finds it in its MPLCONFIGDIR, bound
+    read-only (a plain process gets a copy of its own), so none can change the next one's.
+    """
+    try:
+        version = importlib.metadata.version("matplotlib")
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    key = hashlib.sha256(f"{sys.executable}\0{version}\0{isolation}".encode()).hexdigest()
+    directory = _cache_home() / "calculus-graders" / f"matplotlib-{version}-{key[:16]}"
+    built = sorted(directory.glob("fontlist-v*.json"))
+    if built:
+        return built[-1]
+    try:
+        return _build_font_list(isolation, directory)
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _cache_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
+def _build_font_list(isolation: str, directory: Path) -> Path | None:
+    directory.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=directory) as home:
+        config = Path(home, MATPLOTLIB_DIR)
+        config.mkdir()
+        command, environment = [sys.executable], _child_env(home)
+        if isolation == "bubblewrap":
+            bwrap = shutil.which("bwrap") or "bwrap"
+            inside = f"{INSIDE_SCRATCH}/{MATPLOTLIB_DIR}"
+            command = [bwrap, *_bwrap_options(64 * MB), "--bind", str(config), inside, "--"]
+            command.append(sys.executable)
+            environment = _child_env(INSIDE_SCRATCH)
+        subprocess.run(
+            [*command, "-I", "-c", "import matplotlib.font_manager"],
+            env=environment,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=FONT_LIST_SECONDS,
+            check=True,
+        )
+        made = sorted(config.glob("fontlist-v*.json"))
+        if not made:
+            return None
+        # Whole or not at all, for a grader building it at the same time.
+        os.replace(made[-1], directory / made[-1].name)
+        return directory / made[-1].name
+
+
+def _scratch_bytes(limits: Limits) -> int:
+    return limits.file_size_mb * SCRATCH_FACTOR * MB
 
 
 def _rlimits(limits: Limits, nproc: int | None) -> list[tuple[int, int, int]]:
@@ -1270,26 +1394,6 @@ def _rlimits(limits: Limits, nproc: int | None) -> list[tuple[int, int, int]]:
             soft, hard = min(soft, current), min(hard, current)
         result.append((kind, soft, hard))
     return result
-
-
-def _prepare_child(rlimits: list[tuple[int, int, int]], procs: int | None) -> Callable[[], None]:
-    """What the child does between fork and exec: join the run's cgroup, lower its limits.
-
-    Runs in the forked child of a possibly threaded parent: system calls only.
-    """
-    strict = sys.platform.startswith("linux")
-
-    def prepare() -> None:
-        if procs is not None:
-            os.write(procs, b"0")  # "0": the writing process itself
-        for kind, soft, hard in rlimits:
-            try:
-                resource.setrlimit(kind, (soft, hard))
-            except (OSError, ValueError):
-                if strict:  # macOS, for one, rejects some limits it does not enforce
-                    raise
-
-    return prepare
 
 
 def _threads_of_user() -> int | None:
@@ -1330,14 +1434,18 @@ class _PidsCgroup:
             return None
         _sweep_stale(parent)
         path = parent / f"{cls.PREFIX}{os.getpid()}-{next(cls._numbers)}"
+        group = cls(path)
         try:
             path.mkdir()
-            (path / "pids.max").write_text(str(max_pids))
+            group.set_max(max_pids)
         except OSError:
             with contextlib.suppress(OSError):
                 path.rmdir()
             return None
-        return cls(path)
+        return group
+
+    def set_max(self, max_pids: int) -> None:
+        (self.path / "pids.max").write_text(str(max_pids))
 
     def open_procs(self) -> int:
         return os.open(self.path / "cgroup.procs", os.O_WRONLY | os.O_CLOEXEC)
@@ -1532,11 +1640,13 @@ class _ChannelError(Exception):
 
 
 class _FrameReader:
-    """Splits the channel's bytes into length-prefixed JSON messages."""
+    """Splits the channel's bytes into length-prefixed JSON messages, each one's cost
+    bounded before it is parsed."""
 
     def __init__(self) -> None:
         self.buffer = bytearray()
         self.total = 0
+        self.values = 0
 
     def feed(self, data: bytes) -> Iterator[object]:
         """The messages completed by these bytes, one at a time: those before a bad
@@ -1553,6 +1663,10 @@ class _FrameReader:
                 break
             body = self.buffer[4 : 4 + length]  # a copy already: json reads a bytearray
             del self.buffer[: 4 + length]
+            values = sum(body.count(mark) for mark in b"[{,:")
+            self.values += values
+            if values > MAX_FRAME_VALUES or self.values > MAX_CHANNEL_VALUES:
+                raise _ChannelError("too many values in a message")
             yield _parse_json(body)
 
 
@@ -1704,7 +1818,17 @@ def _integer(value: object, minimum: int = 0) -> int:
 def _text(value: object, limit: int) -> str:
     if type(value) is not str or len(value) > limit:
         raise _ChannelError("bad text")
-    return value
+    return _valid_text(value)
+
+
+def _valid_text(text: str) -> str:
+    """The text with each lone surrogate (JSON's "\\ud800" makes one; no encoder writes
+    one) replaced by U+FFFD: every string the sandbox hands back can be printed and saved."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+    return text
 
 
 def _optional_text(value: object, limit: int) -> str | None:

@@ -30,6 +30,7 @@ import contextlib
 import errno
 import importlib
 import json
+import opcode
 import os
 import resource
 import signal
@@ -40,14 +41,20 @@ import types
 import numpy as np  # before the job is read: this import overlaps the grader's start-up
 
 MAX_DEPTH = 32  # nesting of lists and tuples
-MAX_ITEMS = 1_000_000  # list and tuple elements per message
+# A message's values, as the grader counts a frame before parsing it (its limits are 16 MiB
+# and 256 Ki values): a value that does not fit crosses as an opaque marker instead.
+MESSAGE_BYTES = 12 * 2**20
+MESSAGE_VALUES = 200_000
+MAX_ITEMS = MESSAGE_VALUES  # list and tuple elements per message
 MAX_ARRAY_ELEMENTS = 10**7
 MAX_STR_CHARS = 100_000
-MESSAGE_DATA_BUDGET = 128 * 2**20  # bytes of array data and text per message
 TEXT_CAP = 2_000  # exception messages, code lines, summaries
 NAME_CAP = 200
 MAX_INT_BITS = 4_096
 TEXT_SECONDS = 1.0  # str() of a student's exception
+# The exit status of a runner that itself found no memory left (sandbox.MEMORY_EXIT).
+MEMORY_EXIT = 86
+RAISE_VARARGS = opcode.opmap["RAISE_VARARGS"]
 
 # The dtypes an array crosses as (little-endian; smaller ints and floats are widened).
 NUMPY_DTYPES = {
@@ -152,6 +159,18 @@ def deepest_student_frame(exc: BaseException, filenames) -> tuple[str | None, in
     return found
 
 
+def raised_by_statement(exc: BaseException) -> bool:
+    """Whether a ``raise`` statement raised it, rather than an allocation that was refused
+    (a MemoryError the student raises is their error, not the memory limit)."""
+    traceback = _traceback_of(exc)
+    if traceback is None:
+        return False
+    while traceback.tb_next is not None:
+        traceback = traceback.tb_next
+    code = traceback.tb_frame.f_code.co_code
+    return 0 <= traceback.tb_lasti < len(code) and code[traceback.tb_lasti] == RAISE_VARARGS
+
+
 def opaque(tp, summary_text: str = "") -> dict:
     return {"t": "opaque", "type": type_name(tp), "summary": summary_text[:TEXT_CAP]}
 
@@ -162,15 +181,31 @@ class Encoder:
     def __init__(self, soft_limit: SoftLimit, seconds: float) -> None:
         self.soft_limit = soft_limit
         self.seconds = seconds
-        self.budget = MESSAGE_DATA_BUDGET
+        # While encoding: bounds that stop early what cannot fit (bytes of text and array
+        # data, sequence items). fit() has the last word.
+        self.budget = MESSAGE_BYTES
         self.items = MAX_ITEMS
+        self.bytes_left = MESSAGE_BYTES
+        self.values_left = MESSAGE_VALUES
 
     def encode_top(self, value) -> dict:
         """Encode one snapshot value; a failure makes it opaque rather than losing the rest."""
         try:
-            return self.encode(value, 0)
+            node = self.encode(value, 0)
         except Exception as exc:
-            return opaque(type(value), f"could not be read: {type_name(type(exc))}")
+            node = opaque(type(value), f"could not be read: {type_name(type(exc))}")
+        return self.fit(node, type(value))
+
+    def fit(self, node: dict, tp) -> dict:
+        """The node, if the message has room for it as the grader counts (bytes, and the
+        "[{,:" that precede JSON values); else an opaque marker in its place."""
+        text = dumps(node)
+        values = sum(text.count(mark) for mark in "[{,:")
+        if len(text) > self.bytes_left or values > self.values_left:
+            return opaque(tp, "too large to send")
+        self.bytes_left -= len(text)
+        self.values_left -= values
+        return node
 
     def encode(self, value, depth: int) -> dict:
         tp = type(value)
@@ -240,7 +275,7 @@ class Encoder:
         if wire is None:
             return opaque(np.ndarray, f"dtype {array.dtype.str}, shape {tuple(shape)}")
         nbytes = array.size * np.dtype(NUMPY_DTYPES[wire]).itemsize
-        if array.size > MAX_ARRAY_ELEMENTS or nbytes > self.budget:
+        if array.size > MAX_ARRAY_ELEMENTS or 4 * nbytes // 3 > self.budget:  # base64
             return opaque(np.ndarray, f"shape {tuple(shape)}, too large to compare")
         self.budget -= nbytes
         data = np.ndarray.tobytes(np.ndarray.astype(array, NUMPY_DTYPES[wire]))
@@ -313,6 +348,10 @@ def import_or_forget(name: str) -> None:
             del sys.modules[added]
 
 
+def dumps(message: dict) -> str:
+    return json.dumps(message, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+
+
 class Channel:
     """Length-prefixed JSON frames on the result pipe."""
 
@@ -320,7 +359,7 @@ class Channel:
         self.fd = fd
 
     def send(self, message: dict) -> None:
-        body = json.dumps(message, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
+        body = dumps(message)
         frame = memoryview(struct.pack(">I", len(body)) + body.encode("ascii"))
         while frame:
             frame = frame[os.write(self.fd, frame) :]
@@ -358,6 +397,10 @@ class Runner:
         code, exc = self.soft_limit.run(
             lambda: compile(source, filename, "exec", dont_inherit=True), self.seconds
         )
+        if code is None and issubclass(type(exc), (MemoryError, RecursionError)):
+            # Nesting too deep for Python's parser (100,000 minus signs, say): code that
+            # cannot be parsed, as the grader's own static analysis sees it too.
+            exc = SyntaxError("the code is nested too deeply for Python to parse it")
         if exc is None:
             _, exc = self.soft_limit.run(lambda: exec(code, self.namespace), self.seconds)
         if exc is None:
@@ -375,7 +418,7 @@ class Runner:
         if issubclass(type(exc), SoftTimeout):
             status, name = "timeout", "TimeoutError"
             message = f"took longer than the time limit of {self.seconds:g} s"
-        elif issubclass(type(exc), MemoryError):
+        elif issubclass(type(exc), MemoryError) and not raised_by_statement(exc):
             status, name = "memory", "MemoryError"
             message = "ran out of memory"
         else:
@@ -423,8 +466,9 @@ class Runner:
             return encoder.encode_top(result)
         filename, line = deepest_student_frame(exc, self.sources)
         described = self.describe(exc)
-        return failure(
-            described["exception"], described["message"], line, self.code_at(filename, line)
+        code = self.code_at(filename, line)
+        return encoder.fit(
+            failure(described["exception"], described["message"], line, code), type(exc)
         )
 
 
@@ -543,7 +587,8 @@ class Zygote:
     """Forks a fresh child per job and reports how it ended; never runs student code.
 
     Control messages (one JSON object per packet) from the grader: ``job``, with the job's
-    stdin, stdout, stderr and channel as SCM_RIGHTS descriptors, and ``kill``. To it:
+    limits (rlimits, scratch size) and its stdin, stdout, stderr and channel as SCM_RIGHTS
+    descriptors, and ``kill``. To it:
     ``ready``, then per job ``exited`` with its first process's exit status.
     """
 
@@ -553,12 +598,12 @@ class Zygote:
         self.socket = socket
         self.control = socket.socket(fileno=control_fd)
         self.isolated = config["isolation"] == "bubblewrap"
-        self.rlimits = [tuple(limit) for limit in config["rlimits"]]
-        self.scratch_bytes = int(config["scratch_bytes"])
+        self.scratch_bytes = int(config["scratch_bytes"])  # for its own home
         self.scratch = config["scratch"]  # where, isolated, each job mounts its own
         self.proc_covered = config["proc_covered"]  # read-only in each job's /proc
         self.procs = config["procs_fd"]  # the member list of the worker's job cgroup, or None
         self.modules = config["preload"]
+        self.font_list = config["font_list"]  # [where it is, its name], or None
         self.home_dirs: list[str] = []  # made in its home by the preload, as in each job's
         self.kernel = Kernel() if self.isolated else None
         if self.isolated:
@@ -610,16 +655,22 @@ class Zygote:
         """Import the libraries submissions use, once, so that no job pays for them.
 
         The zygote runs with a job's environment, home included: what a library caches at
-        import (matplotlib its config directory, and the font list it builds there) then
-        holds in each job too. Isolated, that home is the scratch path, here a tmpfs of
-        the zygote's own, which each job covers with a fresh one; the directories made in
-        it are made again, empty, in each job's scratch, for the library that writes in
-        the directory it made at import. A library that fails to import is left for the
-        job to import, and fail on, itself.
+        import (matplotlib its config directory, and the font list it reads there, which
+        the grader built) then holds in each job too. Isolated, that home is the scratch
+        path, here a tmpfs of the zygote's own, which each job covers with a fresh one; the
+        directories made in it are made again, empty, in each job's scratch, for the
+        library that writes in the directory it made at import. A library that fails to
+        import is left for the job to import, and fail on, itself.
         """
         home = os.environ["HOME"]
         if self.isolated:
-            self.mount_scratch(home)
+            self.mount_scratch(home, self.scratch_bytes)
+        if self.font_list is not None:  # the grader's, which matplotlib would build again
+            source, name = self.font_list
+            config = os.environ["MPLCONFIGDIR"]
+            os.makedirs(config, exist_ok=True)
+            with open(source, "rb") as built, open(os.path.join(config, name), "wb") as copy:
+                copy.write(built.read())
         for name in self.modules:
             import_or_forget(name)
         if len(os.listdir("/proc/self/task")) > 1:
@@ -627,9 +678,9 @@ class Zygote:
             raise SystemExit(f"importing {', '.join(self.modules)} started a thread")
         self.home_dirs = [os.path.relpath(path, home) for path, _, _ in os.walk(home)][1:]
 
-    def mount_scratch(self, path: str) -> None:
-        """A fresh, size-bounded tmpfs at ``path`` (in this process's mount namespace)."""
-        options = f"size={self.scratch_bytes},mode=0755"
+    def mount_scratch(self, path: str, size: int) -> None:
+        """A fresh tmpfs of ``size`` bytes at ``path`` (in this process's mount namespace)."""
+        options = f"size={size},mode=0755"
         self.kernel.mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, options)
 
     def rehearse(self) -> None:
@@ -639,7 +690,7 @@ class Zygote:
         if pid == 0:
             status = 1
             try:
-                self.isolate(self.scratch)
+                self.isolate(self.scratch, self.scratch_bytes)
                 status = 0
             except BaseException:
                 sys.excepthook(*sys.exc_info())  # the worker's stderr: the grader's diagnosis
@@ -712,25 +763,24 @@ class Zygote:
         os.closerange(3, channel)
         os.closerange(channel + 1, os.sysconf("SC_OPEN_MAX"))
         if self.isolated:
-            self.isolate(message["scratch"])
+            self.isolate(message["scratch"], message["scratch_bytes"])
         os.chdir(message["scratch"])
         for directory in self.home_dirs:
             os.mkdir(directory)
         os.environ.clear()
         os.environ.update(message["environment"])
-        for kind, soft, hard in self.rlimits:
-            resource.setrlimit(kind, (soft, hard))
+        set_limits(message["rlimits"])
         if self.isolated:
             self.stay_as_init()
         sys.argv = [sys.argv[0], str(channel)]  # as a one-off child is started
         return channel
 
-    def isolate(self, scratch: str) -> None:
+    def isolate(self, scratch: str, scratch_bytes: int) -> None:
         """Own mount, ipc and user namespaces, a fresh scratch and /proc, no capabilities."""
         kernel = self.kernel
         kernel.unshare(CLONE_NEWNS | CLONE_NEWIPC)  # ipc: no SysV object outlives the job
         kernel.mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing of ours shows elsewhere
-        self.mount_scratch(scratch)
+        self.mount_scratch(scratch, scratch_bytes)
         kernel.mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         # Read-only, as in a one-off sandbox: writing most sysctls takes only uid 0, which
         # is the host's uid 0, and the worker's network and uts namespaces are shared by
@@ -776,16 +826,41 @@ def run_job(channel_fd: int) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
     for stream in (sys.stdout, sys.stderr):
         stream.reconfigure(line_buffering=True)  # output survives a hard kill
-    Runner(read_job(), Channel(channel_fd)).run()
+    try:
+        Runner(read_job(), Channel(channel_fd)).run()
+    except MemoryError:
+        # The runner itself found no memory left (say, sending what the student built):
+        # the limit was hit, and the exit status says so; stderr could say anything.
+        os._exit(MEMORY_EXIT)
     # Skip interpreter shutdown: no student atexit handler or __del__ runs after "done".
     os._exit(0)
+
+
+def set_limits(rlimits) -> None:
+    """The run's (resource, soft, hard) limits, hard ones too: nothing can raise them again."""
+    strict = sys.platform.startswith("linux")
+    for kind, soft, hard in rlimits:
+        try:
+            resource.setrlimit(kind, (soft, hard))
+        except (OSError, ValueError):
+            if strict:  # macOS, for one, rejects some limits it does not enforce
+                raise
 
 
 def main() -> None:
     if sys.argv[1] == "--zygote":
         Zygote(int(sys.argv[2]), json.loads(sys.argv[3])).serve()
-    else:
-        run_job(int(sys.argv[1]))
+        return
+    # A one-off run confines itself here, not between fork and exec in the grader, whose
+    # threads make anything but system calls unsafe there; no student code has run yet.
+    config = json.loads(sys.argv[2])
+    procs = config["procs_fd"]
+    if procs is not None:
+        os.write(procs, b"0")  # join the run's pids cgroup: everything it starts counts
+        os.close(procs)
+    set_limits(config["rlimits"])
+    sys.argv = sys.argv[:2]  # as a pooled job is started
+    run_job(int(sys.argv[1]))
 
 
 if __name__ == "__main__":

@@ -522,3 +522,23 @@ def test_threads_waiting_for_a_worker_are_released_by_close() -> None:
     waiter.join(timeout=5)
     held.close()
     assert not waiter.is_alive() and failure
+
+
+READ_LIMITS = """
+import resource, time
+memory = resource.getrlimit(resource.RLIMIT_AS)[0] // 2**20
+file_size = resource.getrlimit(resource.RLIMIT_FSIZE)[0] // 2**20
+"""
+
+
+@pytest.mark.parametrize("isolation", ["bubblewrap", "process"])
+def test_jobs_of_different_limits_share_the_workers(isolation: str) -> None:
+    make_pool = isolated_pool if isolation == "bubblewrap" else plain_pool_of
+    small = Limits(cell_seconds=0.5, total_seconds=1.0, memory_mb=384, file_size_mb=2)
+    with make_pool(1) as shared:
+        job = make_job(READ_LIMITS, STUBBORN, names=("memory", "file_size"))
+        tight = shared.start(small).submit(job)
+        default = shared.start().submit(make_job(READ_LIMITS, names=("memory", "file_size")))
+    assert values(tight) == {"memory": 384, "file_size": 2}
+    assert tight.termination == "timeout" and tight.duration < 2.5
+    assert values(default) == {"memory": LIMITS.memory_mb, "file_size": LIMITS.file_size_mb}
