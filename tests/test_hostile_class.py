@@ -84,10 +84,18 @@ ATTACKS = [
         "its name is not valid UTF-8",
     ),
     Attack(
+        # Large enough to bloat a stored row, small enough to cross the channel as values.
+        "a-million-floats",
+        {"mallory.py": b"du_dt = 1\ndv_dt = np.linspace(0, 1, 1_000_000)\ndf_dt = 0\n"},
+        "mallory",
+        "Your answer has 1000000 values where 100 are expected",
+    ),
+    Attack(
+        # Past what one frame may carry: the values never reach the grader at all.
         "ten-million-floats",
         {"mallory.py": b"du_dt = 1\ndv_dt = np.linspace(0, 1, 10_000_000)\ndf_dt = dv_dt\n"},
         "mallory",
-        "Your answer has 10000000 values where 100 are expected",
+        "shape (10000000,), too large to compare",
     ),
     Attack(
         "canvas-name-claiming-another-id",
