@@ -108,7 +108,8 @@ def grade_short(tmp_path: Path, source: str):
         ("globals().update(du_dt=1)\nwhile True:\n    pass\n", Status.TIMEOUT, "time limit"),
         ('exec("du_dt = 1")\nimport time\ntime.sleep(60)\n', Status.TIMEOUT, "time limit"),
         (
-            'globals()["du_dt"] = 1\nx = [bytearray(2**20) for _ in range(100_000)]\n',
+            # One allocation past the limit: refused at once, however loaded the machine.
+            'globals()["du_dt"] = 1\nx = bytearray(2**31)\n',
             Status.MEMORY_LIMIT,
             "ran out of memory",
         ),
