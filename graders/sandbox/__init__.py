@@ -18,7 +18,7 @@ import, all read-only, plus fresh /proc (its /proc/sys read-only: uid 0 inside i
 host's uid 0, and that is all most sysctls ask of a writer) and /dev and a size-bounded
 tmpfs as its scratch (cwd, HOME). Nothing else exists inside: not the grader's tree
 (specs, reference solutions), not /root, /work or /tmp, not other submissions, not the
-network. Where a mounted directory holds this package (a wheel in site-packages, with
+network. Where a mounted directory holds the graders package (a wheel in site-packages, with
 its course) or a course folder in use, an empty tmpfs covers it (``conceal()``).
 
 Fallback ("process", where bubblewrap is missing or unusable, or ``GRADERS_SANDBOX=process``):
@@ -67,6 +67,8 @@ Without bubblewrap the workers are plain zygotes: the same per-job fork, environ
 fresh scratch directory, rlimits, process group and cgroup, without the namespaces.
 """
 
+# Static analysis lives in graders.source_analysis; named here too for callers of the
+# time when it was part of this module.
 from ..source_analysis import assigned_names, packages_used, parse
 from .data import (
     Call,
