@@ -142,7 +142,7 @@ def _rss(pid: int) -> int:
     return 0
 
 
-def pool_limits(path: Path) -> sandbox.Limits:
+def pool_limits(path: Path) -> sandbox.RunLimits:
     """The limits `grade` would use for one .py submission of this exercise."""
     return limits_for([spec.find(EXERCISE)], submission.load(path), LimitOverrides())
 

@@ -20,7 +20,7 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from .sandbox import assigned_names
+from .source_analysis import assigned_names
 from .spec import Spec, of_assignment
 from .submission import Submission
 

@@ -59,6 +59,7 @@ from .limits import LimitOverrides, limits_for
 from .records import StudentRecord
 from .results import SubmissionResult
 from .safe_text import one_line
+from .source_analysis import packages_used
 from .spec import Spec
 from .submission import Submission, SubmissionError, from_bytes
 
@@ -125,9 +126,7 @@ def grade_task(task: GradeTask, sandboxes: Sandboxes) -> Graded:
 def libraries_to_preload(submission: Submission, specs: Sequence[Spec]) -> tuple[str, ...]:
     """WARM_LIBRARIES if the hand-in uses any of them, else none."""
     lazy_modules = {alias: name for spec in specs for alias, name in spec.setup.modules.items()}
-    used = set().union(
-        *(sandbox.packages_used(cell.source, lazy_modules) for cell in submission.cells)
-    )
+    used = set().union(*(packages_used(cell.source, lazy_modules) for cell in submission.cells))
     return WARM_LIBRARIES if used & {name.partition(".")[0] for name in WARM_LIBRARIES} else ()
 
 
@@ -145,7 +144,7 @@ class Sandboxes:
         self._lock = threading.Lock()
         self._stack = contextlib.ExitStack()
 
-    def run_for(self, limits: sandbox.Limits, preload: tuple[str, ...]) -> _PooledRun:
+    def run_for(self, limits: sandbox.RunLimits, preload: tuple[str, ...]) -> _PooledRun:
         with self._lock:
             pool = self._pools.get(preload)
             if pool is None:
@@ -163,7 +162,7 @@ class _PooledRun:
     """A Run-like handle that takes a warm child only when the job is ready: a grading
     that fails before its sandbox run (say, a broken reference) holds none."""
 
-    def __init__(self, pool: sandbox.Pool, limits: sandbox.Limits) -> None:
+    def __init__(self, pool: sandbox.Pool, limits: sandbox.RunLimits) -> None:
         self._pool = pool
         self._limits = limits
 

@@ -26,6 +26,7 @@ from .results import (
     Status,
     SubmissionResult,
 )
+from .sandbox import CellStatus, Isolation, Termination
 from .spec import Check, Spec, SpecError
 from .submission import CodeCell, Submission, SubmissionError
 from .values import CallFailure, Placeholder
@@ -166,7 +167,7 @@ def grade(
     if outcome.setup_failed:
         last_line = (outcome.stderr.strip().splitlines() or [outcome.termination])[-1]
         raise SetupError(f"the exercises' setup failed in the sandbox: {last_line}")
-    if outcome.isolation != "bubblewrap":
+    if outcome.isolation != Isolation.BUBBLEWRAP:
         result.notices.append(WEAKER_ISOLATION)
     if answered_only:
         specs = answered_exercises(specs, outcome)
@@ -507,20 +508,22 @@ def _cell_problem(
     """What went wrong while the answering cell ran, as (status, explanation)."""
     at = f" at line {cell.line}" if cell.line else ""
     code = f": `{cell.code}`" if cell.code else ""
-    if cell.status == "error":
+    if cell.status == CellStatus.ERROR:
         return (
             Status.ERROR,
             f"{_capital(where)} raised {cell.exception}: {cell.message}{at}{code}.",
         )
-    if cell.status == "timeout" or (cell.status == "skipped" and outcome.termination == "timeout"):
+    if cell.status == CellStatus.TIMEOUT or (
+        cell.status == CellStatus.SKIPPED and outcome.termination == Termination.TIMEOUT
+    ):
         return (
             Status.TIMEOUT,
             f"{_capital(where)} did not finish within the time limit{at}{code}.",
         )
-    if cell.status == "memory" or outcome.termination == "memory_limit":
+    if cell.status == CellStatus.MEMORY or outcome.termination == Termination.MEMORY_LIMIT:
         return Status.MEMORY_LIMIT, f"{_capital(where)} ran out of memory{at}{code}."
-    if cell.status == "skipped":
-        reason = {"output_limit": "it printed more than the output limit allows"}.get(
+    if cell.status == CellStatus.SKIPPED:
+        reason = {Termination.OUTPUT_LIMIT: "it printed more than the output limit allows"}.get(
             outcome.termination, "the program ended early (exit or crash)"
         )
         return Status.ERROR, f"{_capital(where)} did not complete: {reason}."
@@ -530,10 +533,12 @@ def _cell_problem(
 def _limit_problem(submission: Submission, outcome: sandbox.Outcome) -> tuple[Status, str] | None:
     """(status, explanation) for the first cell that ran into the time or memory limit,
     if the run hit one."""
-    limited = [cell for cell in outcome.cells if cell.status in ("timeout", "memory")]
-    if not limited and outcome.termination in ("timeout", "memory_limit"):
+    limited = [
+        cell for cell in outcome.cells if cell.status in (CellStatus.TIMEOUT, CellStatus.MEMORY)
+    ]
+    if not limited and outcome.termination in (Termination.TIMEOUT, Termination.MEMORY_LIMIT):
         # Stopped between cells (say, while its answers were sent): the next one never ran.
-        limited = [cell for cell in outcome.cells if cell.status == "skipped"]
+        limited = [cell for cell in outcome.cells if cell.status == CellStatus.SKIPPED]
     if not limited:
         return None
     return _cell_problem(limited[0], _where(submission, limited[0]), outcome)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .sandbox import Limits
+from .sandbox import RunLimits
 from .spec import Spec
 from .submission import Submission
 
@@ -25,15 +25,19 @@ class LimitOverrides:
     memory_mb: int | None = None
 
 
-def limits_for(specs: Sequence[Spec], submission: Submission, overrides: LimitOverrides) -> Limits:
+def limits_for(
+    specs: Sequence[Spec], submission: Submission, overrides: LimitOverrides
+) -> RunLimits:
     kind = "notebook" if submission.kind == "notebook" else "code"
     cell_default, total_default = DEFAULT_SECONDS[kind]
     cell = max((s.limits.cell_seconds or cell_default for s in specs), default=cell_default)
     total = max((s.limits.total_seconds or total_default for s in specs), default=total_default)
-    memory = max((s.limits.memory_mb or Limits.memory_mb for s in specs), default=Limits.memory_mb)
+    memory = max(
+        (s.limits.memory_mb or RunLimits.memory_mb for s in specs), default=RunLimits.memory_mb
+    )
     if overrides.total_seconds is not None:
         total = overrides.total_seconds
         cell = min(cell, total)
     if overrides.memory_mb is not None:
         memory = overrides.memory_mb
-    return Limits(cell_seconds=cell, total_seconds=max(total, cell), memory_mb=memory)
+    return RunLimits(cell_seconds=cell, total_seconds=max(total, cell), memory_mb=memory)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from . import engine, report
 from .assignments import exercises_for
 from .results import SubmissionResult
-from .sandbox import assigned_names, parse
+from .source_analysis import assigned_names, parse
 from .spec import DEFAULT_COURSE, Spec, find, load_all, of_assignment
 from .submission import CodeCell, Submission, from_answer, load, neutralise_magics
 

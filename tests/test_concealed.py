@@ -13,11 +13,11 @@ import pytest
 
 from conftest import REPO, require_bubblewrap
 from graders import sandbox, spec
-from graders.sandbox import Cell, Extraction, Job, Limits, Outcome
+from graders.sandbox import Cell, Extraction, Job, Outcome, RunLimits, mounts
 
 pytestmark = pytest.mark.sandbox
 
-LIMITS = Limits(cell_seconds=2.0, total_seconds=10.0, memory_mb=512, processes=16)
+LIMITS = RunLimits(cell_seconds=2.0, total_seconds=10.0, memory_mb=512, processes=16)
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +25,7 @@ def isolation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GRADERS_SANDBOX", raising=False)
     require_bubblewrap()
     # What a test conceals stays in the test.
-    monkeypatch.setattr(sandbox, "_concealed", set(sandbox._concealed))
+    monkeypatch.setattr(mounts, "_concealed", set(mounts._concealed))
 
 
 def one_off(job: Job) -> Outcome:
@@ -53,8 +53,8 @@ def seen(outcome: Outcome) -> list[str]:
 
 def mount(monkeypatch: pytest.MonkeyPatch, *directories: Path) -> None:
     """Have the sandbox mount these directories, as it mounts the Python installation."""
-    bound = sandbox._python_dirs()
-    monkeypatch.setattr(sandbox, "_python_dirs", lambda: (*bound, *map(str, directories)))
+    bound = mounts._python_dirs()
+    monkeypatch.setattr(mounts, "_python_dirs", lambda: (*bound, *map(str, directories)))
 
 
 @RUNNERS
@@ -86,7 +86,7 @@ def test_a_course_whose_specs_arrive_pickled_is_hidden(
         shutil.copytree(REPO / part, course / part)
     mount(monkeypatch, mounted)
     sent = pickle.dumps(spec.load_specs(course, ["chain_rule"]))
-    monkeypatch.setattr(sandbox, "_concealed", set())  # as in the worker's fresh process
+    monkeypatch.setattr(mounts, "_concealed", set())  # as in the worker's fresh process
     [received] = pickle.loads(sent)
     assert seen(one_off(existing([received.reference_path, mounted]))) == [str(mounted)]
 
@@ -109,7 +109,7 @@ def test_hidden_directories_nested_in_mounted_ones_are_hidden_at_every_level(
     link.symlink_to(outer)
     mount(monkeypatch, outer, checkout / "venv", link)
     sandbox.conceal(checkout)
-    monkeypatch.setattr(sandbox, "_installed_copies", lambda: frozenset({str(installed)}))
+    monkeypatch.setattr(mounts, "_installed_copies", lambda: frozenset({str(installed)}))
     visible = [site / "numpy_stand_in.py", link / "beside.txt"]
     hidden = [
         checkout / "reference" / "secret.py",
@@ -125,7 +125,7 @@ def test_the_package_itself_is_hidden_where_python_is_mounted(
 ) -> None:
     # As a wheel installs it, in the site-packages the sandbox mounts: the package (and
     # the course it carries) is hidden, what lies beside it is not.
-    monkeypatch.setattr(sandbox, "_concealed", set())  # no course in use: the package alone
+    monkeypatch.setattr(mounts, "_concealed", set())  # no course in use: the package alone
     beside = sandbox.PACKAGE_DIR.parent / "pyproject.toml"
     mount(monkeypatch, sandbox.PACKAGE_DIR.parent)
     outcome = one_off(existing([sandbox.PACKAGE_DIR / "spec.py", beside]))

@@ -182,7 +182,7 @@ def test_the_zip_holds_what_gradescope_needs_and_only_the_chosen_exercises(two_z
     for name in (
         "pyproject.toml",
         "graders/engine.py",
-        "graders/sandbox_child.py",
+        "graders/sandbox/child.py",
         "graders/lms/gradescope.py",
         "exercises/product_rule_alpha.yaml",
         "exercises/chain_rule.yaml",

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 
 from conftest import require_bubblewrap, run_cli, run_cli_json
-from graders import batch, engine, sandbox, spec, submission
+from graders import batch, engine, sandbox, source_analysis, spec, submission
 from graders.results import Status
-from graders.sandbox import Cell, Extraction, Job
+from graders.sandbox import Cell, Extraction, Job, protocol
 from graders.values import Opaque
 
 ANSWERS = """\
@@ -67,7 +67,7 @@ def test_lone_surrogates_from_the_sandbox_become_replacement_characters(
 
 def test_decoded_text_is_always_encodable() -> None:
     node = {"t": "opaque", "type": "X\ud800", "summary": "a\udfffb"}
-    decoded = sandbox._decode_value(node)
+    decoded = protocol.decode_value(node)
     assert decoded.type_name.encode() and decoded.summary == "a\ufffdb"
 
 
@@ -76,9 +76,9 @@ def test_decoded_text_is_always_encodable() -> None:
 
 @pytest.mark.parametrize("source", [PARSER_BOMB, DEEPLY_NESTED], ids=["stack", "recursion"])
 def test_static_analysis_treats_unparseable_nesting_as_unparseable(source: str) -> None:
-    assert sandbox.parse(source) is None
-    assert sandbox.assigned_names(source) == []
-    assert sandbox.packages_used(source, {"plt": "matplotlib.pyplot"}) == set()
+    assert source_analysis.parse(source) is None
+    assert source_analysis.assigned_names(source) == []
+    assert source_analysis.packages_used(source, {"plt": "matplotlib.pyplot"}) == set()
 
 
 def test_a_parser_bomb_is_reported_as_code_that_cannot_be_parsed(tmp_path: Path) -> None:
@@ -92,7 +92,7 @@ def test_a_parser_bomb_is_reported_as_code_that_cannot_be_parsed(tmp_path: Path)
 # --- limits that were hit show, whatever static analysis found -------------------------
 
 
-SHORT = sandbox.Limits(cell_seconds=1.0, total_seconds=2.0, memory_mb=512)
+SHORT = sandbox.RunLimits(cell_seconds=1.0, total_seconds=2.0, memory_mb=512)
 
 
 def grade_short(tmp_path: Path, source: str):
@@ -165,8 +165,8 @@ def frame_bomb(elements: int) -> str:
 
 def test_a_frame_of_tiny_values_is_refused_before_it_is_parsed() -> None:
     body = b"[" + b"[0.5]," * 300_000 + b"[0.5]]"  # 1.8 MB, far below the byte cap
-    with pytest.raises(sandbox._ChannelError):
-        list(sandbox._FrameReader().feed(len(body).to_bytes(4, "big") + body))
+    with pytest.raises(protocol.ChannelError):
+        list(protocol.FrameReader().feed(len(body).to_bytes(4, "big") + body))
 
 
 def test_a_frame_bomb_costs_the_grader_little_memory() -> None:
@@ -197,7 +197,7 @@ def test_honest_values_too_large_for_a_frame_cross_as_opaque() -> None:
 
 def test_time_the_grader_lost_does_not_count_against_a_job() -> None:
     # The soft limit, inside the child, is not what this is about.
-    run = sandbox.start(sandbox.Limits(cell_seconds=10.0, total_seconds=1.5))
+    run = sandbox.start(sandbox.RunLimits(cell_seconds=10.0, total_seconds=1.5))
     outcome: list[sandbox.Outcome] = []
     # Its output overfills the pipe: the child waits for the grader to read it.
     source = "import time\ntime.sleep(0.3)\nprint('x' * 1_000_000)\nx = 1"
@@ -242,7 +242,7 @@ def test_a_batch_keeps_one_pool_per_preload_whatever_the_limits(
         batch.sandbox, "Pool", lambda workers, limits, preload: made.append(preload) or _NoPool()
     )
     sandboxes = batch.Sandboxes(2)
-    for limits in (SHORT, sandbox.Limits(), sandbox.Limits(total_seconds=180)):
+    for limits in (SHORT, sandbox.RunLimits(), sandbox.RunLimits(total_seconds=180)):
         sandboxes.run_for(limits, ())
         sandboxes.run_for(limits, batch.WARM_LIBRARIES)
     assert made == [(), batch.WARM_LIBRARIES]
@@ -294,10 +294,10 @@ def test_one_off_runs_read_a_font_list_built_once_that_they_cannot_change(
     names = ["from_cache", "poisoned"]
     job = Job([Cell(0, FONT_LIST_USED, "cell 0")], extractions=[Extraction("ex", names)])
     try:
-        first = sandbox.run(job, sandbox.Limits(cell_seconds=20.0, total_seconds=30.0))
+        first = sandbox.run(job, sandbox.RunLimits(cell_seconds=20.0, total_seconds=30.0))
         built = sandbox.font_list(isolation)
         content = built.read_bytes()
-        second = sandbox.run(job, sandbox.Limits(cell_seconds=20.0, total_seconds=30.0))
+        second = sandbox.run(job, sandbox.RunLimits(cell_seconds=20.0, total_seconds=30.0))
     finally:
         sandbox.font_list.cache_clear()
     assert built is not None and built.is_relative_to(tmp_path)

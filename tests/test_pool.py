@@ -34,13 +34,14 @@ from test_sandbox import (
 from conftest import REPO, require_bubblewrap
 from graders import engine, sandbox, spec, submission
 from graders.batch import WARM_LIBRARIES
-from graders.sandbox import Call, Limits, Outcome, Pool
-from graders.sandbox_child import import_or_forget
+from graders.sandbox import Call, Outcome, Pool, RunLimits, mounts
+from graders.sandbox import pool as pool_module
+from graders.sandbox.child import import_or_forget
 
-LIMITS = Limits(cell_seconds=0.5, total_seconds=4.0, memory_mb=512, processes=16)
+LIMITS = RunLimits(cell_seconds=0.5, total_seconds=4.0, memory_mb=512, processes=16)
 
 
-def isolated_pool(workers: int, limits: Limits = LIMITS, preload: tuple[str, ...] = ()) -> Pool:
+def isolated_pool(workers: int, limits: RunLimits = LIMITS, preload: tuple[str, ...] = ()) -> Pool:
     require_bubblewrap()
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("GRADERS_SANDBOX", raising=False)
@@ -54,7 +55,7 @@ def pool() -> Iterator[Pool]:
         yield shared
 
 
-def plain_pool_of(workers: int, limits: Limits = LIMITS) -> Pool:
+def plain_pool_of(workers: int, limits: RunLimits = LIMITS) -> Pool:
     """A pool without bubblewrap, as where it is missing."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("GRADERS_SANDBOX", "process")
@@ -152,7 +153,7 @@ def test_the_tutorials_libraries_work_in_a_pooled_job_as_in_a_one_off_run() -> N
         prelude=f"LIBRARIES = {WARM_LIBRARIES!r}",
         names=("preloaded",),
     )
-    roomy = Limits(cell_seconds=20, total_seconds=30, memory_mb=1024, processes=16)
+    roomy = RunLimits(cell_seconds=20, total_seconds=30, memory_mb=1024, processes=16)
     with isolated_pool(1, roomy, preload=WARM_LIBRARIES) as warm:
         pooled = warm.start().submit(job)
         assert values(warm.start().submit(preloaded)) == {"preloaded": [True, True, True]}
@@ -294,7 +295,7 @@ def test_nothing_of_a_job_reaches_the_next() -> None:
 
 def test_a_hard_timeout_kills_that_job_only_and_the_pool_goes_on() -> None:
     marker = f"pool-sleeper-{uuid.uuid4().hex}"
-    with isolated_pool(2, Limits(cell_seconds=1.0, total_seconds=1.5)) as timed:
+    with isolated_pool(2, RunLimits(cell_seconds=1.0, total_seconds=1.5)) as timed:
         with ThreadPoolExecutor(2) as threads:
             stuck = threads.submit(
                 timed.start().submit,
@@ -395,7 +396,7 @@ def _is_zygote(pid: int) -> bool:
 def test_where_no_zygote_can_confine_jobs_each_starts_cold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(sandbox, "ZYGOTE_CAPABILITIES", ())  # as where the kernel refuses
+    monkeypatch.setattr(mounts, "ZYGOTE_CAPABILITIES", ())  # as where the kernel refuses
     with (
         pytest.warns(RuntimeWarning, match="could not start: .*Operation not permitted"),
         isolated_pool(1) as cold,
@@ -483,7 +484,7 @@ def test_a_plain_pool_runs_jobs_and_replaces_a_killed_worker(plain_pool: Pool) -
 def test_a_plain_pool_leaves_no_descendant_of_a_job(ending: str) -> None:
     marker = f"pool-sleeper-{uuid.uuid4().hex}"
     cells = [SPAWN_SLEEPERS.format(marker=marker)] + ([STUBBORN] if ending == "timeout" else [])
-    with plain_pool_of(1, Limits(cell_seconds=1.0, total_seconds=1.5)) as timed:
+    with plain_pool_of(1, RunLimits(cell_seconds=1.0, total_seconds=1.5)) as timed:
         ended = timed.start().submit(make_job(*cells, names=("running",)))
         after = timed.start().submit(make_job("x = 1", names=("x",)))
     assert (ended.termination, values(ended)) == (ending, {"running": 2})
@@ -498,7 +499,7 @@ def test_isolation_can_be_required_of_a_pool(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_without_zygotes_each_job_starts_cold(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sandbox, "_zygotes_work", lambda: False)
+    monkeypatch.setattr(pool_module, "_zygotes_work", lambda: False)
     with Pool(2, LIMITS) as cold:
         outcome = cold.start().submit(make_job("x = 1", names=("x",)))
     assert values(outcome) == {"x": 1}
@@ -534,7 +535,7 @@ file_size = resource.getrlimit(resource.RLIMIT_FSIZE)[0] // 2**20
 @pytest.mark.parametrize("isolation", ["bubblewrap", "process"])
 def test_jobs_of_different_limits_share_the_workers(isolation: str) -> None:
     make_pool = isolated_pool if isolation == "bubblewrap" else plain_pool_of
-    small = Limits(cell_seconds=0.5, total_seconds=1.0, memory_mb=384, file_size_mb=2)
+    small = RunLimits(cell_seconds=0.5, total_seconds=1.0, memory_mb=384, file_size_mb=2)
     with make_pool(1) as shared:
         job = make_job(READ_LIMITS, STUBBORN, names=("memory", "file_size"))
         tight = shared.start(small).submit(job)

@@ -29,16 +29,18 @@ from graders.sandbox import (
     Cell,
     Extraction,
     Job,
-    Limits,
     Outcome,
+    RunLimits,
     SandboxUnavailable,
+    mounts,
+    protocol,
     run,
     start,
 )
 from graders.values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
 
-FAST = Limits(cell_seconds=1.0, total_seconds=5.0, memory_mb=512, processes=16)
-GRADER_ROOT = Path(sandbox.__file__).resolve().parents[1]
+FAST = RunLimits(cell_seconds=1.0, total_seconds=5.0, memory_mb=512, processes=16)
+GRADER_ROOT = Path(sandbox.__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -60,7 +62,7 @@ def make_job(*sources: str, names: tuple[str, ...] = (), calls: tuple[Call, ...]
     return Job(cells=cells, extractions=extractions, **kw)
 
 
-def isolated(job: Job, limits: Limits = FAST) -> Outcome:
+def isolated(job: Job, limits: RunLimits = FAST) -> Outcome:
     return run(job, limits, require_isolation=True)
 
 
@@ -206,8 +208,8 @@ def test_grader_files_inside_a_bound_directory_are_masked(
 ) -> None:
     # As if Python were installed around the grader's tree: the tree is bound, then masked,
     # and the venv inside it bound again.
-    bound = sandbox._python_dirs()
-    monkeypatch.setattr(sandbox, "_python_dirs", lambda: (*bound, str(GRADER_ROOT)))
+    bound = mounts._python_dirs()
+    monkeypatch.setattr(mounts, "_python_dirs", lambda: (*bound, str(GRADER_ROOT)))
     outcome = isolated(
         make_job(
             f"""
@@ -241,7 +243,7 @@ def test_environment_is_scrubbed_and_namespaces_are_new(
     )
     got = values(outcome)
     assert "GRADER_SECRET_TOKEN" not in str(got["environment"])
-    assert got["cwd"] == sandbox.INSIDE_SCRATCH
+    assert got["cwd"] == mounts.INSIDE_SCRATCH
     assert got["isolated_flag"] == 1
     assert got["capabilities"].split()[1] == "0" * 16
     assert got["visible_pids"] < 5  # a pid namespace of its own: bwrap's init and python
@@ -250,7 +252,7 @@ def test_environment_is_scrubbed_and_namespaces_are_new(
 def test_a_cell_over_its_soft_limit_times_out_and_the_next_still_runs(bwrap: None) -> None:
     outcome = isolated(
         make_job("x = 1", "while True:\n    pass", "y = 2", names=("x", "y")),
-        Limits(cell_seconds=0.3, total_seconds=5),
+        RunLimits(cell_seconds=0.3, total_seconds=5),
     )
     assert statuses(outcome) == ["ok", "timeout", "ok"]
     assert outcome.cells[1].exception == "TimeoutError"
@@ -266,7 +268,7 @@ def test_code_that_ignores_the_soft_limit_is_killed_at_the_hard_one(bwrap: None)
     began = time.monotonic()
     outcome = isolated(
         make_job("x = 1", STUBBORN, "y = 2", names=("x", "y")),
-        Limits(cell_seconds=0.2, total_seconds=1.5),
+        RunLimits(cell_seconds=0.2, total_seconds=1.5),
     )
     assert time.monotonic() - began < 4
     assert outcome.termination == "timeout"
@@ -294,7 +296,7 @@ running = sum(MARK.encode() in open(f"/proc/{{p}}/cmdline", "rb").read()
 def test_descendants_do_not_outlive_the_run(bwrap: None, ending: str) -> None:
     marker = f"sandbox-sleeper-{uuid.uuid4().hex}"
     cells = [SPAWN_SLEEPERS.format(marker=marker)] + ([STUBBORN] if ending == "timeout" else [])
-    outcome = isolated(make_job(*cells, names=("running",)), Limits(total_seconds=2.5))
+    outcome = isolated(make_job(*cells, names=("running",)), RunLimits(total_seconds=2.5))
     assert outcome.termination == ending
     assert values(outcome) == {"running": 2}
     assert processes_with(marker) == []
@@ -303,7 +305,7 @@ def test_descendants_do_not_outlive_the_run(bwrap: None, ending: str) -> None:
 def test_running_out_of_memory_is_reported_and_earlier_snapshots_kept(bwrap: None) -> None:
     outcome = isolated(
         make_job("x = np.arange(3)", "big = np.ones(4 * 2**30 // 8)", "y = 1", names=("x", "y")),
-        Limits(memory_mb=512),
+        RunLimits(memory_mb=512),
     )
     assert outcome.cells[1].status == "memory" or outcome.termination == "memory_limit"
     assert values(outcome)["x"].tolist() == [0, 1, 2]
@@ -359,7 +361,7 @@ def test_file_size_and_scratch_size_are_bounded(bwrap: None) -> None:
             """,
             names=("big", "filled"),
         ),
-        Limits(file_size_mb=2),
+        RunLimits(file_size_mb=2),
     )
     assert values(outcome)["big"] == errno.EFBIG
     number, code = values(outcome)["filled"]
@@ -369,7 +371,7 @@ def test_file_size_and_scratch_size_are_bounded(bwrap: None) -> None:
 def test_printing_forever_stops_the_run_and_keeps_a_prefix(bwrap: None) -> None:
     outcome = isolated(
         make_job("x = 1", "while True:\n    print('y' * 100)", names=("x",)),
-        Limits(output_kb=4, total_seconds=5),
+        RunLimits(output_kb=4, total_seconds=5),
     )
     assert outcome.termination == "output_limit"
     assert outcome.stdout.startswith("y" * 100 + "\n")
@@ -488,7 +490,7 @@ def test_fallback_enforces_the_time_limits(fallback: None) -> None:
     marker = f"sandbox-sleeper-{uuid.uuid4().hex}"
     outcome = run(
         make_job("while True: pass", SPAWN_SLEEPERS.format(marker=marker), STUBBORN),
-        Limits(cell_seconds=0.8, total_seconds=2.5),
+        RunLimits(cell_seconds=0.8, total_seconds=2.5),
     )
     assert outcome.isolation == "process"
     assert statuses(outcome) == ["timeout", "ok", "timeout"]
@@ -537,87 +539,6 @@ def test_exits_are_errors_or_end_the_run() -> None:
     assert outcome.cells[1].exception == "SystemExit"
     assert outcome.termination == "crashed"
     assert values(outcome) == {"x": 1, "y": 2}
-
-
-def test_assigned_names_are_found_statically_even_below_a_raise() -> None:
-    source = textwrap.dedent(
-        """
-        import numpy.linalg as la, math
-        from math import pi as PI, e
-        raise NotImplementedError("Student exercise: compute dfdt")
-        dfdt = (f(t + h) - f(t)) / h
-        total += 1
-        width: float = 2.0
-        a, (b, *rest) = 1, (2, 3)
-        for i in range(3):
-            if i:
-                inner = i
-        with open("f") as handle:
-            pass
-        if (w := 3):
-            pass
-        def g(x):
-            global G
-            G = local = x
-        class C:
-            attribute = 1
-        squares = [k * k for k in range(3)]
-        match point:
-            case (px, *others):
-                pass
-            case {"key": kv, **remaining}:
-                pass
-        arr[0] = 1
-        obj.attribute = 2
-        """
-    )
-    assert sandbox.assigned_names(source) == [
-        "la",
-        "math",
-        "PI",
-        "e",
-        "dfdt",
-        "total",
-        "width",
-        "a",
-        "b",
-        "rest",
-        "i",
-        "inner",
-        "handle",
-        "w",
-        "g",
-        "G",
-        "C",
-        "squares",
-        "px",
-        "others",
-        "kv",
-        "remaining",
-    ]
-    assert sandbox.assigned_names("x = (1,\ny = 2") == []
-
-
-def test_the_packages_a_cell_uses_are_found_statically() -> None:
-    source = textwrap.dedent(
-        """
-        import numpy.linalg as la, os
-        from matplotlib import pyplot
-        from . import sibling
-        def plot():
-            import ipywidgets
-        derivative = sp.diff(expression)
-        """
-    )
-    lazy = {"sp": "sympy", "plt": "matplotlib.pyplot"}
-    assert sandbox.packages_used(source, lazy) == {
-        "numpy",
-        "os",
-        "matplotlib",
-        "ipywidgets",
-        "sympy",
-    }
-    assert sandbox.packages_used("import sympy\nx = (1,", lazy) == set()
 
 
 def test_reports_carry_the_static_names_and_the_raise_line() -> None:
@@ -724,7 +645,7 @@ def test_sympy_objects_cross_as_text() -> None:
             names=("expr", "derivative"),
             lazy_modules={"sp": "sympy"},
         ),
-        Limits(total_seconds=15),
+        RunLimits(total_seconds=15),
     )
     assert values(outcome) == {
         "expr": SymbolicText("sin(t)**2"),
@@ -740,7 +661,7 @@ def test_lazy_matplotlib_works_headless() -> None:
             names=("drawn",),
             lazy_modules={"plt": "matplotlib.pyplot"},
         ),
-        Limits(total_seconds=15),
+        RunLimits(total_seconds=15),
     )
     assert statuses(outcome) == ["ok", "ok"], outcome.cells[0]
     assert values(outcome) == {"drawn": 1}
@@ -773,7 +694,7 @@ def test_failing_calls_report_the_students_line() -> None:
             names=("g",),
             calls=(Call("g", {"x": 1}), Call("missing", {}), Call("slow", {})),
         ),
-        Limits(cell_seconds=0.3),
+        RunLimits(cell_seconds=0.3),
     )
     failing, missing, slow = outcome.snapshots["ex"].calls
     assert failing == CallFailure("ZeroDivisionError", "division by zero", 3, "return y / 0")
@@ -814,13 +735,13 @@ def nested(depth: int) -> dict[str, object]:
         {"t": "str", "v": "x", "extra": 1},
         {"t": "list", "items": "abc"},
         {"t": "opaque", "type": "x" * 10_000, "summary": ""},
-        nested(sandbox.MAX_DEPTH + 1),
+        nested(protocol.MAX_DEPTH + 1),
         "a bare string",
     ],
 )
 def test_the_decoder_accepts_plain_data_only(node: object) -> None:
-    with pytest.raises(sandbox._ChannelError):
-        sandbox._decode_value(node)
+    with pytest.raises(protocol.ChannelError):
+        protocol.decode_value(node)
 
 
 def test_the_decoder_rejects_bad_frames_and_out_of_order_messages() -> None:
@@ -828,13 +749,13 @@ def test_the_decoder_rejects_bad_frames_and_out_of_order_messages() -> None:
         return struct.pack(">I", len(text)) + text.encode()
 
     for data in (frame("NaN"), frame('{"a": 1, "a": 2}'), frame("[[[" * 5000), b"\xff" * 8):
-        with pytest.raises(sandbox._ChannelError):
-            list(sandbox._FrameReader().feed(data))
+        with pytest.raises(protocol.ChannelError):
+            list(protocol.FrameReader().feed(data))
     job = make_job("x = 1", names=("x",))
-    protocol = sandbox._Protocol(job, [["x"]], [[0]])
-    with pytest.raises(sandbox._ChannelError):
-        protocol.handle({"type": "cell", "cell": 0, "status": "ok"})
-    with pytest.raises(sandbox._ChannelError):
-        protocol.handle({"type": "start", "cell": True})
-    with pytest.raises(sandbox._ChannelError):
-        protocol.handle({"type": "done"})
+    replies = protocol.Protocol(job, [["x"]], [[0]])
+    with pytest.raises(protocol.ChannelError):
+        replies.handle({"type": "cell", "cell": 0, "status": "ok"})
+    with pytest.raises(protocol.ChannelError):
+        replies.handle({"type": "start", "cell": True})
+    with pytest.raises(protocol.ChannelError):
+        replies.handle({"type": "done"})

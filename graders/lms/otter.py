@@ -50,7 +50,7 @@ from graders import engine
 from graders import spec as specs_module
 from graders.reference import ReferenceCase, reference_cases
 from graders.results import Comparison
-from graders.sandbox_child import deepest_student_frame, summary, type_name, wire_dtype
+from graders.sandbox.child import deepest_student_frame, summary, type_name, wire_dtype
 from graders.spec import Check, Spec
 from graders.values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
 

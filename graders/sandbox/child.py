@@ -1,6 +1,6 @@
 """Runs one submission inside the sandbox and sends plain data back to the grader.
 
-Started by ``graders/sandbox.py`` as ``python -I -B sandbox_child.py CHANNEL_FD`` (or as the
+Started by the ``graders.sandbox`` package as ``python -I -B child.py CHANNEL_FD`` (or as the
 zygote of a pool's worker, which forks such a child per job: see the end of this file).
 This file is the only part of the grader the sandbox can see (bound read-only), so it
 imports the standard library and numpy only. It
@@ -52,7 +52,7 @@ TEXT_CAP = 2_000  # exception messages, code lines, summaries
 NAME_CAP = 200
 MAX_INT_BITS = 4_096
 TEXT_SECONDS = 1.0  # str() of a student's exception
-# The exit status of a runner that itself found no memory left (sandbox.MEMORY_EXIT).
+# The exit status of a runner that itself found no memory left (protocol.MEMORY_EXIT).
 MEMORY_EXIT = 86
 RAISE_VARARGS = opcode.opmap["RAISE_VARARGS"]
 
@@ -500,7 +500,7 @@ def read_job() -> dict:
 
 # --- warm workers: the zygote of sandbox.Pool -------------------------------------------
 #
-# Started as ``python -I -B sandbox_child.py --zygote CONTROL_FD CONFIG``, the zygote
+# Started as ``python -I -B child.py --zygote CONTROL_FD CONFIG``, the zygote
 # imports numpy, this runner and the libraries named in CONFIG once, then forks a fresh
 # child per job. It never runs student code: it reads nothing but the grader's control
 # socket, so every job starts from the same pristine, pre-imported state, and nothing a
