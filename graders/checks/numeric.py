@@ -20,7 +20,7 @@ import numpy as np
 
 from graders import reference, results, values
 from graders.checks import CheckKind, Compare, function, register, relations
-from graders.checks.relations import Tolerance
+from graders.checks.relations import Relation, Tolerance
 from graders.reference import ReferenceCase
 from graders.spec import Check, Mistake, Spec
 
@@ -466,13 +466,7 @@ def _sentences(*parts: str) -> str:
 
 
 # The relations a curve's values are searched for, in this order.
-_RELATIONS = (
-    relations.Relation.SIGN,
-    relations.Relation.FACTOR,
-    relations.Relation.OFFSET,
-    relations.Relation.SHIFT,
-    relations.Relation.ESTIMATE,
-)
+_RELATIONS = (Relation.SIGN, Relation.FACTOR, Relation.OFFSET, Relation.SHIFT, Relation.ESTIMATE)
 
 
 def _shared_relation(name: str, outcomes: Sequence[_Outcome], tol: Tolerance) -> _Finding | None:
@@ -499,7 +493,6 @@ def _shared_relation(name: str, outcomes: Sequence[_Outcome], tol: Tolerance) ->
 
 
 def _relation_finding(name: str, found: relations.Found) -> _Finding:
-    Relation = relations.Relation
     if found.relation is Relation.SIGN:
         return _Finding(
             "mismatch", "is the negative of the expected values everywhere", ("Check the sign.",)
