@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Check, Choice, GivenValue, Spec, Uniform
+from .checks import kind
+from .spec import Choice, GivenValue, Spec, Uniform
 
 
 class ReferenceError(Exception):
@@ -31,7 +32,8 @@ class ReferenceCase:
     mistakes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -> Any:
+def evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -> Any:
+    """A number, or a Python expression of the spec over np and ``scope``."""
     if not isinstance(value, str):
         return value
     try:
@@ -48,7 +50,7 @@ def _scope(spec: Spec, values: dict[str, GivenValue]) -> dict[str, Any]:
     """Each value evaluated in order, seeing those before it."""
     scope: dict[str, Any] = {}
     for name, value in values.items():
-        scope[name] = _evaluate(spec, name, value, scope)
+        scope[name] = evaluate(spec, name, value, scope)
     return scope
 
 
@@ -126,7 +128,10 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
     namespace = reference_namespace(spec)
     given = given_values(spec)
     if spec.function is None:
-        expected = {check.name: _expected(spec, check, namespace) for check in spec.checks}
+        expected = {
+            check.name: kind(check.compare).expected(spec, check, namespace)
+            for check in spec.checks
+        }
         scope = {**given, **expected}
         return [ReferenceCase("", {}, expected, _mistake_values(spec, scope))]
     function = namespace[spec.function.name]
@@ -145,23 +150,12 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
     return cases
 
 
-def _expected(spec: Spec, check: Check, namespace: dict[str, Any]) -> Any:
-    """A constant reference answer (du_dt = 1) stands for the array over the axis."""
-    value = namespace[check.name]
-    if check.allow_constant and spec.axis is not None and np.ndim(value) == 0:
-        return np.full(np.shape(namespace[spec.axis]), value, dtype=float)
-    return value
-
-
 def _mistake_values(spec: Spec, scope: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each numeric mistake's wrong value; expression mistakes stay as formula text."""
-    values: dict[str, dict[str, Any]] = {}
-    for check in spec.checks:
-        if check.compare == "expression":
-            values[check.name] = {mistake.id: mistake.value for mistake in check.mistakes}
-            continue
-        values[check.name] = {
-            mistake.id: _evaluate(spec, f"mistake {mistake.id}", mistake.value, dict(scope))
+    """Each listed mistake's value, as its check's kind makes it."""
+    return {
+        check.name: {
+            mistake.id: kind(check.compare).mistake_value(spec, check, mistake, scope)
             for mistake in check.mistakes
         }
-    return values
+        for check in spec.checks
+    }

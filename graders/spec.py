@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -25,8 +27,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
-from . import sandbox
+from . import checks, sandbox
 
 
 def _bundled_course() -> Path:
@@ -59,6 +62,26 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _known_kind(name: str) -> str:
+    known = checks.names()
+    if name not in known:
+        expected = " or ".join(repr(k) for k in known)
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        )
+    return name
+
+
+# A comparison kind (graders.checks): a built-in one or one registered since.
+CompareKind = Annotated[str, AfterValidator(_known_kind)]
+
+
+class ExerciseKind(StrEnum):
+    VALUES = "values"  # the student binds values
+    FUNCTION = "function"  # the student writes a function, called with the spec's inputs
+    EXPRESSION = "expression"  # the student may type the answer (a formula)
+
+
 class Mistake(Strict):
     id: Identifier
     value: str = Field(
@@ -69,7 +92,7 @@ class Mistake(Strict):
 
 class Check(Strict):
     name: Identifier
-    compare: Literal["numeric", "expression"] = "numeric"
+    compare: CompareKind = checks.Compare.NUMERIC
     points: float = Field(default=1.0, gt=0)
     rtol: float = Field(default=1e-6, ge=0)
     atol: float = Field(default=1e-9, ge=0)
@@ -212,10 +235,10 @@ class Spec(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
         compares = {check.compare for check in self.checks}
-        if "expression" in compares and self.expression is None:
+        if checks.Compare.EXPRESSION in compares and self.expression is None:
             raise ValueError("expression checks need an 'expression' section (variable, domain)")
         if self.function is not None:
-            if "expression" in compares:
+            if checks.Compare.EXPRESSION in compares:
                 raise ValueError("a function exercise has numeric checks only")
             unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
@@ -229,12 +252,20 @@ class Spec(Strict):
         return self._course / "reference" / f"{self.reference or self.id}.py"
 
     @property
-    def kind(self) -> Literal["values", "function", "expression"]:
+    def kind(self) -> ExerciseKind:
         if self.function is not None:
-            return "function"
-        if any(check.compare == "expression" for check in self.checks):
-            return "expression"
-        return "values"
+            return ExerciseKind.FUNCTION
+        if self.accepts_typed_answers:
+            return ExerciseKind.EXPRESSION
+        return ExerciseKind.VALUES
+
+    @property
+    def accepts_typed_answers(self) -> bool:
+        """Whether a typed answer (``--answer``, a ``.txt``) can be graded: a value exercise
+        with a check whose kind reads typed answers (a formula)."""
+        return self.function is None and any(
+            checks.kind(check.compare).typed_answers for check in self.checks
+        )
 
     @property
     def max_score(self) -> float:
