@@ -2,13 +2,11 @@
 
 Layouts, recognised from the names in the input:
 - plain: one file or one sub-folder per student (a zip may wrap them in one top folder);
-- Canvas "Download Submissions": flat ``name[_LATE]_<user id>_<attachment id>_<file>``
-  entries (or ``anon_<id>_...``, ``..._text.html``, ``..._link.html``);
-- Gradescope "Export Submissions": ``submission_<id>/`` folders described by a
-  ``submission_metadata.yml`` (or a ``submission_metadata.json`` in each folder).
+- Canvas "Download Submissions" (graders.lms.canvas);
+- Gradescope "Export Submissions" (graders.lms.gradescope_submissions).
 
 A student with several gradable files gets the newest graded (file date, Canvas attachment
-order, Gradescope submission time), and a note saying so.
+order, Gradescope submission time), and a note saying so (graders.handins).
 
 Archives come from students and LMS exports and are treated as hostile: nothing is ever
 extracted by name. Entries that leave the folder, absolute paths, links and special files
@@ -21,55 +19,24 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import os
 import re
 import stat
-import unicodedata
 import zipfile
 import zlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from .handins import Entry, HandIn, Keys, MemberError, choose
+from .lms import canvas, gradescope_submissions
 from .submission import MAX_BYTES, valid_text
 
-GRADABLE = (".py", ".ipynb", ".txt")
 MAX_DEPTH = 12  # folders within a student's folder; deeper is not a hand-in
 ENCRYPTED = 0x1
 UTF8_NAME = 0x800  # zip general-purpose flag bit 11: the name is UTF-8
 # Files that travel with hand-ins but are nobody's answer: macOS resource forks, editor
 # checkpoints (an .ipynb_checkpoints copy must not win "newest"), Windows thumbnails.
 JUNK_PARTS = ("__MACOSX", "Thumbs.db", "desktop.ini")
-METADATA_YML = "submission_metadata.yml"
-METADATA_JSON = "submission_metadata.json"
-# The batch's own files in DIR (summary.html, gradebook.csv): no student's report may
-# take their names.
-BATCH_OUTPUTS = ("summary", "gradebook", "canvas_feedback")
-WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10))} | {
-    f"lpt{i}" for i in range(10)
-}
-
-# Canvas writes the ids right after the name, which it scrubs of every "_<digits>_" (lms-
-# formats.md 1c.1): so the ids are the first such block, and whatever follows is the
-# student's own file name, which may look like another student's ids.
-_CANVAS_BASE = r"(?P<name>(?:(?!_\d+_).)*?)(?:_(?P<late>late))?_(?P<user>\d+)"
-_CANVAS_NAMED = re.compile(
-    rf"^{_CANVAS_BASE}_(?P<attachment>\d+)_(?P<file>.+)$",
-    re.IGNORECASE,
-)
-_CANVAS_ANON = re.compile(
-    r"^(?:(?P<late>late)_)?anon_(?P<user>[A-Za-z0-9]+)_(?P<attachment>\d+)_(?P<file>.+)$",
-    re.IGNORECASE,
-)
-_CANVAS_ENTRY = re.compile(
-    rf"^(?:{_CANVAS_BASE}|(?:(?P<alate>late)_)?anon_(?P<anon>[A-Za-z0-9]+))"
-    r"_(?P<kind>text|link)\.html$",
-    re.IGNORECASE,
-)
-_GRADESCOPE_FOLDER = re.compile(r"^submission_(?P<id>\d+)$")
 
 
 @dataclass(frozen=True)
@@ -83,38 +50,6 @@ class ArchiveLimits:
 
 class InputError(Exception):
     """The input cannot be used at all; the message is one line for the user."""
-
-
-class MemberError(Exception):
-    """One file cannot be read (too large, damaged, a link); one line for the student's row."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """One file of the input, located but not read (small: a class lists thousands)."""
-
-    name: str  # its path inside the input, "/"-separated, as shown to people
-    parts: tuple[str, ...]
-    date: float  # modification time (seconds): newest wins
-    size: int  # as declared (zip) or found (folder)
-    refused: str | None = None  # why it may not be read (a link, a special file)
-    source: str | zipfile.ZipInfo | None = None  # the file's path, or the zip entry
-    undecodable: bool = False  # its name was not UTF-8: shown with U+FFFD for the bad bytes
-
-
-@dataclass(slots=True)
-class HandIn:
-    """One student's row-to-be: who, which files, and the one file to grade."""
-
-    key: str  # unique, file-name safe: output files are <key>.json and <key>.html
-    student: str
-    files: list[str]  # every file the student handed in, as named in the input
-    chosen: Entry | None  # the file to grade; None when there is none (see problem)
-    filename: str = ""  # the chosen file's own name, as the student named it
-    problem: str | None = None
-    notes: list[str] = field(default_factory=list)
-    late: bool = False
-    lms: dict[str, str] = field(default_factory=dict)
 
 
 # --- opening an input ----------------------------------------------------------------
@@ -342,15 +277,11 @@ def _megabytes(size: int) -> str:
 
 def _arrange(entries: list[Entry], source: Input) -> tuple[str, list[HandIn]]:
     """Recognise the layout and group the entries into hand-ins, one per student."""
-    keys = _Keys()
-    names = [entry.parts for entry in entries]
-    if any(parts == (METADATA_YML,) for parts in names) or (
-        names and all(len(parts) > 1 and _GRADESCOPE_FOLDER.match(parts[0]) for parts in names)
-    ):
-        return "gradescope", _gradescope(entries, source, keys)
-    canvas = [name for parts in names if len(parts) == 1 and (name := _canvas_name(parts[0]))]
-    if entries and len(canvas) == len(entries):
-        return "canvas", _canvas(entries, canvas, keys)
+    keys = Keys()
+    if gradescope_submissions.is_export([entry.parts for entry in entries]):
+        return "gradescope", gradescope_submissions.handins(entries, source, keys)
+    if (names := canvas.parse_names(entries)) is not None:
+        return "canvas", canvas.handins(entries, names, keys)
     return "plain", _plain(entries, keys)
 
 
@@ -364,13 +295,13 @@ def _unwrap(entries: list[Entry]) -> list[Entry]:
         entries
         and all(len(entry.parts) > 1 for entry in entries)
         and len({entry.parts[0] for entry in entries}) == 1
-        and not _GRADESCOPE_FOLDER.match(entries[0].parts[0])
+        and not gradescope_submissions.is_submission_folder(entries[0].parts[0])
     ):
         entries = [replace(entry, parts=entry.parts[1:]) for entry in entries]
     return entries
 
 
-def _plain(entries: list[Entry], keys: _Keys) -> list[HandIn]:
+def _plain(entries: list[Entry], keys: Keys) -> list[HandIn]:
     """One hand-in per top-level file (named by its stem) or folder (named by itself)."""
     groups: dict[tuple[str, bool], list[Entry]] = {}
     for entry in entries:
@@ -379,214 +310,5 @@ def _plain(entries: list[Entry], keys: _Keys) -> list[HandIn]:
     for (top, is_folder), files in sorted(groups.items()):
         student = top if is_folder else os.path.splitext(top)[0] or top
         candidates = [(entry, entry.parts[-1], (entry.date, entry.name)) for entry in files]
-        handins.append(_choose(keys.unique(student), student, candidates))
+        handins.append(choose(keys.unique(student), student, candidates))
     return handins
-
-
-@dataclass(frozen=True)
-class _CanvasName:
-    """What Canvas encodes in an entry's name."""
-
-    user: str  # the Canvas user id, or "anon_<anonymous id>"
-    name: str  # the sortable name, squashed ("smithjohn"); "" when anonymous
-    late: bool
-    attachment: int  # increases with each upload; -1 for text and link entries
-    file: str  # the file's own name as the student uploaded it
-
-
-def _canvas_name(entry: str) -> _CanvasName | None:
-    # Anonymous first: "anon_ab_12_3_x.py" would also fit the named pattern.
-    if match := _CANVAS_ANON.match(entry):
-        user = f"anon_{match['user']}"
-        return _CanvasName(user, "", bool(match["late"]), int(match["attachment"]), match["file"])
-    if match := _CANVAS_ENTRY.match(entry):
-        user = match["user"] or f"anon_{match['anon']}"
-        late = bool(match["late"] or match["alate"])
-        return _CanvasName(user, match["name"] or "", late, -1, f"{match['kind']}.html")
-    if match := _CANVAS_NAMED.match(entry):
-        late = bool(match["late"])
-        return _CanvasName(
-            match["user"], match["name"], late, int(match["attachment"]), match["file"]
-        )
-    return None
-
-
-def _canvas(entries: list[Entry], parsed: list[_CanvasName], keys: _Keys) -> list[HandIn]:
-    """Canvas: students by user id; the highest attachment id is the latest upload."""
-    groups: dict[str, list[tuple[Entry, _CanvasName]]] = {}
-    for entry, name in zip(entries, parsed, strict=True):
-        groups.setdefault(name.user, []).append((entry, name))
-    handins = []
-    for user, members in sorted(groups.items()):
-        student = next((name.name for _, name in members if name.name), user)
-        key = keys.unique(user if student == user else f"{student}_{user}")
-        candidates = [(entry, name.file, (name.attachment, entry.name)) for entry, name in members]
-        handin = _choose(key, student, candidates)
-        latest = max(members, key=lambda member: (member[1].attachment, member[0].name))[1]
-        handin.late = latest.late
-        # The keys graders.batch_reports reads (the Canvas CSV and feedback file names).
-        id_field = "anonymous_id" if user.startswith("anon_") else "user_id"
-        handin.lms = {id_field: user.removeprefix("anon_"), "name": student}
-        if handin.chosen is not None:
-            chosen = next(name for entry, name in members if entry is handin.chosen)
-            handin.lms.update(
-                filename=handin.chosen.parts[0],
-                submission_id=str(chosen.attachment),
-                original_name=chosen.file,
-            )
-        handins.append(handin)
-    return handins
-
-
-def _gradescope(entries: list[Entry], source: Input, keys: _Keys) -> list[HandIn]:
-    """Gradescope: one hand-in per submitter; of several submissions, the latest counts."""
-    metadata = _gradescope_metadata(entries, source)
-    folders: dict[str, list[Entry]] = {}
-    for entry in entries:
-        if entry.parts != (METADATA_YML,) and entry.parts[1:] != (METADATA_JSON,):
-            folders.setdefault(entry.parts[0], []).append(entry)
-    by_submitter: dict[str, list[str]] = {}
-    for folder in folders:
-        who = metadata.get(folder, {}).get("who") or folder
-        by_submitter.setdefault(who, []).append(folder)
-    handins = []
-    for submitted in sorted(by_submitter.values()):
-        folder = max(submitted, key=lambda f: (metadata.get(f, {}).get("created", 0.0), _number(f)))
-        info = metadata.get(folder, {})
-        student = info.get("names") or folder
-        key = keys.unique(f"{student}_{info.get('sid') or _number(folder)}" if info else folder)
-        candidates = [(e, e.parts[-1], (e.date, e.name)) for e in folders[folder]]
-        handin = _choose(key, student, candidates)
-        handin.lms = {"submission_id": str(_number(folder))}
-        handin.lms.update({field: info[field] for field in ("sid", "email") if info.get(field)})
-        if len(submitted) > 1:
-            handin.notes.append(f"{len(submitted)} submissions; graded the latest, {folder}")
-        handins.append(handin)
-    return handins
-
-
-def _number(folder: str) -> int:
-    match = _GRADESCOPE_FOLDER.match(folder)
-    return int(match["id"]) if match else 0
-
-
-def _gradescope_metadata(entries: list[Entry], source: Input) -> dict[str, dict[str, Any]]:
-    """Per submission folder: the submitters' names, sid, email and the submission time.
-
-    Unreadable metadata is reported and the folders are named by themselves instead.
-    """
-    found: dict[str, dict[str, Any]] = {}
-    for entry in entries:
-        try:
-            if entry.parts == (METADATA_YML,):
-                data = _mapping(yaml.safe_load(source.read_text(entry)))
-                for folder, row in data.items():
-                    found[str(folder)] = _describe_yml(_mapping(row))
-            elif entry.parts[1:] == (METADATA_JSON,):
-                found.setdefault(
-                    entry.parts[0], _describe_json(json.loads(source.read_text(entry)))
-                )
-        except (MemberError, ValueError, yaml.YAMLError) as exc:
-            problem = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            source.warnings.append(f"{source.path}: {entry.name} ignored: {problem}")
-    return found
-
-
-def _mapping(data: Any) -> dict[Any, Any]:
-    if not isinstance(data, dict):
-        raise ValueError("not a mapping")
-    return data
-
-
-def _describe_yml(data: dict[str, Any]) -> dict[str, Any]:
-    # Gradescope writes Ruby symbols as keys: ":submitters", ":name", ":sid", ":email".
-    users = [u for u in data.get(":submitters") or [] if isinstance(u, dict)]
-    people = [(u.get(":name"), u.get(":sid"), u.get(":email")) for u in users]
-    return _submitters(people, data.get(":created_at"))
-
-
-def _describe_json(data: Any) -> dict[str, Any]:
-    users = [u for u in _mapping(data).get("users") or [] if isinstance(u, dict)]
-    people = [(u.get("name"), u.get("sid") or u.get("id"), u.get("email")) for u in users]
-    return _submitters(people, data.get("created_at"))
-
-
-def _submitters(people: list[tuple[Any, Any, Any]], created: Any) -> dict[str, Any]:
-    def joined(position: int) -> str:
-        return ", ".join(str(person[position]) for person in people if person[position])
-
-    names, sids, emails = joined(0), joined(1), joined(2)
-    return {
-        "names": names,
-        "sid": sids,
-        "email": emails,
-        "who": emails or sids or names,
-        "created": _timestamp(created),
-    }
-
-
-def _timestamp(value: Any) -> float:
-    if isinstance(value, dt.datetime):
-        return value.timestamp()
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return dt.datetime.fromisoformat(value.strip()).timestamp()
-    return 0.0
-
-
-def _choose(key: str, student: str, candidates: list[tuple[Entry, str, tuple[Any, ...]]]) -> HandIn:
-    """The newest gradable, readable file of a student's, and notes on what was passed over.
-
-    ``candidates`` are (entry, the file's own name, order): the largest order is newest.
-    """
-    files = [entry.name for entry, _, _ in candidates]
-    handin = HandIn(key=key, student=student, files=files, chosen=None)
-    gradable = [c for c in candidates if c[1].lower().endswith(GRADABLE)]
-    usable = [c for c in gradable if c[0].refused is None]
-    for entry, _, _ in gradable:
-        if entry.refused is not None:
-            handin.notes.append(f"{entry.name} {entry.refused}")
-        if entry.undecodable:
-            handin.notes.append(
-                f"{entry.name}: its name is not valid UTF-8; the bytes that are not show as \ufffd"
-            )
-    if not usable:
-        kinds = ", ".join(GRADABLE)
-        found = f" (found: {', '.join(files)})" if files else ""
-        handin.problem = f"no readable {kinds} file handed in{found}"
-        return handin
-    entry, filename, _ = max(usable, key=lambda candidate: candidate[2])
-    handin.chosen, handin.filename = entry, filename
-    if len(usable) > 1:
-        handin.notes.append(
-            f"{len(usable)} gradable files handed in; graded the newest, {filename}"
-        )
-    return handin
-
-
-# --- keys ---------------------------------------------------------------------------
-
-
-class _Keys:
-    """File-name-safe keys, unique even on case-insensitive file systems."""
-
-    def __init__(self) -> None:
-        self._taken: set[str] = set(BATCH_OUTPUTS)
-
-    def unique(self, text: str) -> str:
-        base = safe_key(text)
-        key, number = base, 1
-        while key.lower() in self._taken:
-            number += 1
-            key = f"{base}-{number}"
-        self._taken.add(key.lower())
-        return key
-
-
-def safe_key(text: str) -> str:
-    """ASCII letters, digits, ``._-`` only (accents dropped, not the letters), at most 80."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    key = re.sub(r"[^A-Za-z0-9._-]+", "_", ascii_text).strip("._-")[:80].rstrip("._-")
-    if key.lower() in WINDOWS_RESERVED:
-        key += "_"
-    return key or "student"

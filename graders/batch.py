@@ -45,18 +45,17 @@ from typing import Any, TextIO
 
 from . import engine, sandbox
 from . import spec as specs_module
-from .archives import HandIn, Input, InputError, MemberError
+from .archives import Input, InputError
 from .assignments import AssignmentError, exercises_for
-from .batch_reports import (
-    write_canvas_feedback_zip,
-    write_gradebook_csv,
-    write_student_files,
-    write_summary,
-)
 from .cli import EXIT_OK, EXIT_SHORT, CommandError, limit_overrides
 from .gradebook import Gradebook, GradebookError
+from .handins import HandIn, MemberError
 from .limits import LimitOverrides, limits_for
+from .lms import canvas
 from .records import StudentRecord
+from .reports import gradebook_csv
+from .reports.student_page import write_student_files
+from .reports.summary import write_summary
 from .results import SubmissionResult
 from .safe_text import one_line
 from .source_analysis import packages_used
@@ -460,12 +459,15 @@ class Batch:
             _remove_reports(self.out, stale)
             _say(f"{len(stale)} students of the earlier batch are not in {source.path}: dropped")
         records = gradebook.records()
-        write_gradebook_csv(
-            records, self.specs, self.out / "gradebook.csv", canvas=self.args.canvas_csv
+        write_csv = (
+            canvas.write_gradebook_csv
+            if self.args.canvas_csv
+            else gradebook_csv.write_gradebook_csv
         )
+        write_csv(records, self.specs, self.out / "gradebook.csv")
         write_summary(records, self.specs, self.out, elapsed=elapsed)
         if source.layout == "canvas":
-            write_canvas_feedback_zip(records, self.out / "canvas_feedback.zip")
+            canvas.write_feedback_zip(records, self.out / "canvas_feedback.zip")
         gradebook.finish_run()
         for failure in self.report_failures:
             _say(f"warning: report not written for {failure}")

@@ -9,15 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from graders.archives import (
-    ArchiveLimits,
-    Entry,
-    HandIn,
-    Input,
-    InputError,
-    MemberError,
-    safe_key,
-)
+from graders.archives import ArchiveLimits, Input, InputError
+from graders.handins import Entry, HandIn, MemberError, safe_key
 
 DATE = (2024, 3, 1, 12, 0, 0)
 

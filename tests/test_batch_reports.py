@@ -16,8 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graders import batch_reports, report, spec
+from graders import reports, spec
+from graders.lms import canvas
 from graders.records import StudentRecord
+from graders.reports import gradebook_csv, plots, student_page, summary, view
 from graders.results import (
     CheckResult,
     CheckStatus,
@@ -173,9 +175,9 @@ def test_real_grading_json_is_the_engine_report_and_html_plots_the_failed_checks
     record = StudentRecord("s1", "Student One", ["cell.py"], result)
     out = tmp_path / "out"
 
-    batch_reports.write_student_files(record, out)
+    student_page.write_student_files(record, out)
 
-    assert (out / "s1.json").read_text() == report.to_json(result) + "\n"
+    assert (out / "s1.json").read_text() == reports.to_json(result) + "\n"
     html = (out / "s1.html").read_text()
     checks = {check.name: check for check in result.exercises[0].checks}
     assert checks["du_dt"].status == CheckStatus.PASSED
@@ -189,10 +191,10 @@ def test_real_grading_json_is_the_engine_report_and_html_plots_the_failed_checks
 
 def test_problem_record_json_has_the_report_keys_score_zero_and_the_problem(klass, tmp_path):
     record = klass[-1]
-    batch_reports.write_student_files(record, tmp_path)
+    student_page.write_student_files(record, tmp_path)
 
     data = json.loads((tmp_path / "fay.json").read_text())
-    graded = json.loads(report.to_json(klass[0].result))
+    graded = json.loads(reports.to_json(klass[0].result))
     assert set(data) == set(graded) | {"problem"}
     assert data["score"] == 0 and data["exercises"] == []
     assert data["problem"] == "cannot read fay.ipynb: not JSON"
@@ -204,16 +206,16 @@ def test_problem_record_json_has_the_report_keys_score_zero_and_the_problem(klas
 def test_every_status_word_notes_and_late_flag_on_the_page(klass, tmp_path):
     words = []
     for record in klass:
-        batch_reports.write_student_files(record, tmp_path)
+        student_page.write_student_files(record, tmp_path)
         words.append((tmp_path / f"{record.key}.html").read_text())
     pages = "\n".join(words)
     for status in Status:
-        assert f'">{report.STATUS_WORDS[status]}</span>' in pages
-    late_page = batch_reports.student_html(klass[4])
+        assert f'">{view.STATUS_WORDS[status]}</span>' in pages
+    late_page = student_page.student_html(klass[4])
     assert 'class="badge tone-warn">late</span>' in late_page
-    assert ">late</span>" not in batch_reports.student_html(klass[0])
+    assert ">late</span>" not in student_page.student_html(klass[0])
     noted = _record("gus", _product(), notes=["3 files handed in; graded the newest"])
-    assert "3 files handed in; graded the newest" in batch_reports.student_html(noted)
+    assert "3 files handed in; graded the newest" in student_page.student_html(noted)
 
 
 def test_hidden_check_has_no_plot_and_no_feedback():
@@ -226,7 +228,7 @@ def test_hidden_check_has_no_plot_and_no_feedback():
         evidence=[_call_curve(1, wrong=True)],
     )
     shown = _check("rate", CheckStatus.FAILED, evidence=[_call_curve(1, wrong=True)])
-    html = batch_reports.student_html(_record("hid", _neuron(Status.FAILED, shown, hidden)))
+    html = student_page.student_html(_record("hid", _neuron(Status.FAILED, shown, hidden)))
 
     assert "SECRET" not in html
     assert "gain" in html and "(hidden)" in html
@@ -236,10 +238,10 @@ def test_hidden_check_has_no_plot_and_no_feedback():
 def test_function_check_plots_the_first_call_and_the_first_failing_calls():
     calls = [_call_curve(number, wrong=number in (2, 4, 5, 6, 7)) for number in range(1, 8)]
     gain = _check("gain", CheckStatus.FAILED, evidence=calls)
-    html = batch_reports.student_html(_record("fn", _neuron(Status.FAILED, gain)))
+    html = student_page.student_html(_record("fn", _neuron(Status.FAILED, gain)))
 
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", html)
-    assert len(_svgs(html)) == batch_reports.PLOTS_PER_CHECK == len(captions)
+    assert len(_svgs(html)) == plots.PLOTS_PER_CHECK == len(captions)
     assert [caption.split(",")[0] for caption in captions] == [
         "with I = call1",
         "with I = call2",
@@ -258,7 +260,7 @@ def test_unreadable_and_misshapen_answers_are_drawn_with_a_caption_saying_so():
         _check("dv_dt", CheckStatus.FAILED, evidence=[unreadable]),
         _check("df_dt", CheckStatus.FAILED, evidence=[short]),
     ]
-    html = batch_reports.student_html(_record("odd", _product(Status.FAILED, *checks)))
+    html = student_page.student_html(_record("odd", _product(Status.FAILED, *checks)))
 
     assert len(_svgs(html)) == 2
     assert "could not be read as numbers" in html
@@ -275,7 +277,7 @@ def test_long_curves_stay_small_and_pages_are_reproducible_with_unique_ids():
         "df_dt", CheckStatus.FAILED, evidence=[_value_curve()]
     )
 
-    html = batch_reports.student_html(record)
+    html = student_page.student_html(record)
 
     svgs = _svgs(html)
     assert len(svgs) == 2 and all(len(svg) < 60_000 for svg in svgs)
@@ -284,11 +286,11 @@ def test_long_curves_stay_small_and_pages_are_reproducible_with_unique_ids():
     assert not RED_MARKER.search(svgs[0]) and svgs[0].count('class="misses"') == 1
     assert len(RED_MARKER.findall(svgs[1])) == 20
     squares = re.search(r'class="misses" d="([^"]*)"', svgs[0]).group(1)
-    assert squares.count("z") == batch_reports.MAX_PLOT_POINTS
+    assert squares.count("z") == plots.MAX_PLOT_POINTS
     assert "marked by small squares, 500 of them evenly spread" in html
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids))
-    assert batch_reports.student_html(record) == html
+    assert student_page.student_html(record) == html
 
 
 def test_gaps_break_the_lines_and_constant_or_single_point_curves_get_a_range():
@@ -301,7 +303,7 @@ def test_gaps_break_the_lines_and_constant_or_single_point_curves_get_a_range():
         _check(name, CheckStatus.FAILED, evidence=[curve])
         for name, curve in (("du_dt", single), ("dv_dt", gappy), ("df_dt", constant))
     ]
-    html = batch_reports.student_html(_record("gap", _product(Status.FAILED, *checks)))
+    html = student_page.student_html(_record("gap", _product(Status.FAILED, *checks)))
 
     svgs = _svgs(html)
     assert len(svgs) == 3
@@ -322,10 +324,10 @@ def test_rendering_a_student_page_imports_no_matplotlib():
         "import sys\n"
         "sys.path.insert(0, 'tests')\n"
         "from test_batch_reports import _check, _product, _record, _value_curve\n"
-        "from graders import batch_reports\n"
+        "from graders.reports import student_page\n"
         "from graders.results import CheckStatus, Status\n"
         "check = _check('dv_dt', CheckStatus.FAILED, evidence=[_value_curve()])\n"
-        "html = batch_reports.student_html(_record('m', _product(Status.FAILED, check)))\n"
+        "html = student_page.student_html(_record('m', _product(Status.FAILED, check)))\n"
         "assert '<svg' in html\n"
         "print(sorted(name for name in sys.modules if name.split('.')[0] == 'matplotlib'))\n"
     )
@@ -347,7 +349,7 @@ def test_student_text_is_escaped_everywhere_on_the_page(tmp_path):
     problem = StudentRecord("y", SCRIPT, [SCRIPT], None, problem=f"cannot read {SCRIPT}")
 
     for item in (record, problem):
-        batch_reports.write_student_files(item, tmp_path)
+        student_page.write_student_files(item, tmp_path)
         html = (tmp_path / f"{item.key}.html").read_text()
         assert SCRIPT not in html
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -363,7 +365,7 @@ def _read_csv(path: Path) -> list[list[str]]:
 
 def test_gradebook_has_a_row_per_student_with_exercise_scores_total_and_status(klass, tmp_path):
     path = tmp_path / "grades.csv"
-    batch_reports.write_gradebook_csv(klass, SPECS, path)
+    gradebook_csv.write_gradebook_csv(klass, SPECS, path)
 
     rows = _read_csv(path)
     assert rows[0] == [
@@ -398,17 +400,17 @@ def test_gradebook_has_a_row_per_student_with_exercise_scores_total_and_status(k
     assert by_key["fay"]["problem"] == "cannot read fay.ipynb: not JSON"
 
 
-@pytest.mark.parametrize("canvas", [False, True])
-def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(tmp_path, canvas):
+@pytest.mark.parametrize("layout", [gradebook_csv, canvas], ids=["default", "canvas"])
+def test_cells_a_spreadsheet_would_run_as_formulas_are_neutralised(tmp_path, layout):
     names = ['=HYPERLINK("http://x","y")', "+1", "-2", "@SUM(A1:A2)", "\tTab", "\rReturn"]
     records = [
         _record(f"k{number}", _product(), _neuron(), student=name, lms={"user_id": str(number)})
         for number, name in enumerate(names)
     ]
     path = tmp_path / "grades.csv"
-    batch_reports.write_gradebook_csv(records, SPECS, path, canvas=canvas)
+    layout.write_gradebook_csv(records, SPECS, path)
 
-    students = [row[0] for row in _read_csv(path)[2 if canvas else 1 :]]
+    students = [row[0] for row in _read_csv(path)[2 if layout is canvas else 1 :]]
     assert students == ["'" + name for name in names]
 
 
@@ -424,7 +426,7 @@ def test_canvas_gradebook_layout_with_ids(klass, tmp_path):
     klass[1].lms = lms
     klass[1].student = "Doe, Jane"
     path = tmp_path / "canvas.csv"
-    batch_reports.write_gradebook_csv(klass, SPECS, path, canvas=True)
+    canvas.write_gradebook_csv(klass, SPECS, path)
 
     rows = _read_csv(path)
     assert rows[0] == [
@@ -444,7 +446,7 @@ def test_canvas_gradebook_layout_with_ids(klass, tmp_path):
 
 def test_canvas_gradebook_without_assignment_id_names_the_course(klass, tmp_path):
     path = tmp_path / "canvas.csv"
-    batch_reports.write_gradebook_csv(klass, SPECS, path, canvas=True)
+    canvas.write_gradebook_csv(klass, SPECS, path)
 
     assert _read_csv(path)[0][-1] == "Neuromatch Academy W0D4 Tutorial 1"
 
@@ -453,7 +455,7 @@ def test_canvas_gradebook_without_assignment_id_names_the_course(klass, tmp_path
 
 
 def test_summary_histogram_counts_the_graded_totals(klass, tmp_path):
-    batch_reports.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
+    summary.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
     markdown = (tmp_path / "summary.md").read_text()
 
     totals = [record.result.score for record in klass if record.result is not None]
@@ -468,7 +470,7 @@ def test_summary_histogram_counts_the_graded_totals(klass, tmp_path):
 
 
 def test_summary_pass_rates_per_exercise_and_check(klass, tmp_path):
-    batch_reports.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
+    summary.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
     rows = _md_rows((tmp_path / "summary.md").read_text())
 
     graded = [record.result for record in klass if record.result is not None]
@@ -487,7 +489,7 @@ def test_summary_pass_rates_per_exercise_and_check(klass, tmp_path):
 
 
 def test_summary_misconceptions_with_counts_and_their_check(klass, tmp_path):
-    batch_reports.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
+    summary.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
     markdown = (tmp_path / "summary.md").read_text()
 
     found = Counter(
@@ -514,7 +516,7 @@ def test_summary_misconceptions_with_counts_and_their_check(klass, tmp_path):
 
 
 def test_summary_lists_errors_timeouts_and_ungraded_with_links_and_timing(klass, tmp_path):
-    batch_reports.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
+    summary.write_summary(klass, SPECS, tmp_path, elapsed=90.0)
     html = (tmp_path / "summary.html").read_text()
     markdown = (tmp_path / "summary.md").read_text()
 
@@ -525,13 +527,13 @@ def test_summary_lists_errors_timeouts_and_ungraded_with_links_and_timing(klass,
     assert "1 min 30 s" in markdown and "15 s per submission" in markdown
     assert "2.5 s on average" in markdown  # mean of the durations 1..5 and 0
 
-    batch_reports.write_summary(klass, SPECS, tmp_path, elapsed=0.09)  # a warm pool's pace
+    summary.write_summary(klass, SPECS, tmp_path, elapsed=0.09)  # a warm pool's pace
     assert "15 ms per submission" in (tmp_path / "summary.md").read_text()
 
 
 def test_summary_escapes_student_text(tmp_path):
     records = [_record("x", problem=f"bad {SCRIPT}", student=SCRIPT, files=[SCRIPT])]
-    batch_reports.write_summary(records, SPECS, tmp_path, elapsed=1.0)
+    summary.write_summary(records, SPECS, tmp_path, elapsed=1.0)
     for name in ("summary.html", "summary.md"):
         assert SCRIPT not in (tmp_path / name).read_text()
 
@@ -564,7 +566,7 @@ def test_canvas_feedback_zip_names_match_the_downloaded_submissions(tmp_path):
         _record("anon", _product(), lms={"filename": "anon_x7Kq2_678905_calc_hw3.py"}),
     ]
     path = tmp_path / "feedback.zip"
-    batch_reports.write_canvas_feedback_zip(records, path)
+    canvas.write_feedback_zip(records, path)
 
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
@@ -575,4 +577,4 @@ def test_canvas_feedback_zip_names_match_the_downloaded_submissions(tmp_path):
         "34567_678903_feedback.html",
         "evil_45678_678904__script_alert(1)_script_.html",
     ]
-    assert page == batch_reports.student_html(records[0])
+    assert page == student_page.student_html(records[0])

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from graders import report
+from graders import reports
 from graders.results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
 
 SCRIPT = "<script>alert(1)</script>"
@@ -79,7 +79,7 @@ def _line_with(text: str, needle: str) -> str:
 
 
 def test_text_header_notices_and_exercises(result):
-    text = report.to_text(result, color=False)
+    text = reports.to_text(result, color=False)
     lines = text.splitlines()
     assert lines[0] == "submission.py — 3/7 points"
     assert lines[1].startswith("Notice: Sandbox isolation is weaker")
@@ -92,7 +92,7 @@ def test_text_header_notices_and_exercises(result):
 
 
 def test_text_checks_symbols_points_feedback_hint_and_mistake(result):
-    text = report.to_text(result, color=False)
+    text = reports.to_text(result, color=False)
     assert re.search(r"^  ✓ du_dt +1/1$", text, re.MULTILINE)
     assert re.search(r"^  ✗ dv_dt +0/1$", text, re.MULTILINE)
     assert re.search(r"^  ✗ value +0/1$", text, re.MULTILINE)
@@ -108,7 +108,7 @@ def test_text_checks_symbols_points_feedback_hint_and_mistake(result):
 
 
 def test_text_hidden_check_shows_only_its_outcome(result):
-    text = report.to_text(result, color=False)
+    text = reports.to_text(result, color=False)
     lines = text.splitlines()
     hidden = lines.index(_line_with(text, "hidden values"))
     assert re.fullmatch(r"  ✓ hidden values \(hidden\) +1/1", lines[hidden])
@@ -127,9 +127,9 @@ def test_hidden_check_details_never_rendered(result):
         hidden=True,
     )
     for rendered in (
-        report.to_text(result, color=False),
-        report.to_markdown(result),
-        report.to_html(result),
+        reports.to_text(result, color=False),
+        reports.to_markdown(result),
+        reports.to_html(result),
     ):
         assert "hidden values" in rendered
         assert "SECRET" not in rendered
@@ -142,12 +142,12 @@ def test_text_limit_statuses(status, word):
     result = SubmissionResult(
         "s.py", [ExerciseResult("e", "E", status, "Stopped.", [_check("c", CheckStatus.ERROR, 0)])]
     )
-    assert _line_with(report.to_text(result, color=False), "E (e)").endswith(f"{word}  0/1")
+    assert _line_with(reports.to_text(result, color=False), "E (e)").endswith(f"{word}  0/1")
 
 
 def test_text_colour_only_when_asked(result):
-    plain = report.to_text(result, color=False)
-    coloured = report.to_text(result, color=True)
+    plain = reports.to_text(result, color=False)
+    coloured = reports.to_text(result, color=True)
     assert "\x1b[" not in plain
     assert "\x1b[32m✓\x1b[0m du_dt" in coloured
     assert "\x1b[31m✗\x1b[0m dv_dt" in coloured
@@ -159,7 +159,7 @@ def test_text_colour_only_when_asked(result):
 def test_text_fits_80_columns_and_keeps_feedback_lines(result):
     long_feedback = "The derivative is wrong at " + ", ".join(f"t={t}" for t in range(40)) + "."
     result.exercises[0].checks[0] = _check("du_dt", CheckStatus.FAILED, 0, feedback=long_feedback)
-    text = report.to_text(result, color=False)
+    text = reports.to_text(result, color=False)
     assert max(len(line) for line in text.splitlines()) <= 80
     wrapped = [line for line in text.splitlines() if "t=" in line]
     assert len(wrapped) > 1 and all(line.startswith("      ") for line in wrapped)
@@ -175,7 +175,7 @@ def test_text_drops_terminal_control_characters():
             )
         ],
     )
-    text = report.to_text(result, color=False)
+    text = reports.to_text(result, color=False)
     assert "\x1b" not in text and "\x07" not in text and "\r" not in text
     assert "      second line" in text.splitlines()
 
@@ -183,14 +183,14 @@ def test_text_drops_terminal_control_characters():
 def test_scores_are_shown_without_float_noise():
     checks = [_check("a", CheckStatus.PASSED, 2 / 3), _check("b", CheckStatus.PASSED, 0.5, 0.5)]
     result = SubmissionResult("s.py", [ExerciseResult("e", "E", Status.FAILED, "", checks)])
-    assert report.to_text(result, color=False).splitlines()[0] == "s.py — 1.17/1.5 points"
+    assert reports.to_text(result, color=False).splitlines()[0] == "s.py — 1.17/1.5 points"
 
 
 # --- Markdown and HTML -------------------------------------------------------------------------
 
 
 def test_markdown_content(result):
-    markdown = report.to_markdown(result)
+    markdown = reports.to_markdown(result)
     assert markdown.startswith("# submission.py — 3/7 points\n")
     assert "> **Notice:** Sandbox isolation is weaker" in markdown
     assert (
@@ -220,7 +220,7 @@ def test_markdown_escapes_student_text():
             )
         ],
     )
-    markdown = report.to_markdown(result)
+    markdown = reports.to_markdown(result)
     assert markdown.startswith("# my\\_\\*file\\*.py")
     assert "\\*not bold\\* \\[link\\](http://x) \\<script\\>alert(1)\\</script\\>" in markdown
     assert "  \\- not a list\\\n  1\\. not a list" in markdown
@@ -228,7 +228,7 @@ def test_markdown_escapes_student_text():
 
 
 def test_html_is_self_contained_and_coloured_by_status(result):
-    html = report.to_html(result)
+    html = reports.to_html(result)
     assert html.startswith("<!DOCTYPE html>") and "<style>" in html
     assert not re.search(r"""(src|href)=|@import|url\(|<link|<script""", html)
     for exercise_id, tone in [
@@ -269,7 +269,7 @@ def test_html_escapes_student_text():
         ],
         notices=[SCRIPT],
     )
-    html = report.to_html(result)
+    html = reports.to_html(result)
     assert "<script" not in html
     assert (
         html.count("&lt;script&gt;alert(1)&lt;/script&gt;") == 8
@@ -278,11 +278,11 @@ def test_html_escapes_student_text():
 
 def test_jinja_is_imported_only_for_markdown_and_html():
     code = (
-        "import sys; from graders import report; from graders.results import SubmissionResult\n"
+        "import sys; from graders import reports; from graders.results import SubmissionResult\n"
         "empty = SubmissionResult('s.py')\n"
-        "report.to_text(empty, color=False); report.to_json(empty)\n"
+        "reports.to_text(empty, color=False); reports.to_json(empty)\n"
         "assert 'jinja2' not in sys.modules\n"
-        "report.to_html(empty); assert 'jinja2' in sys.modules"
+        "reports.to_html(empty); assert 'jinja2' in sys.modules"
     )
     root = Path(__file__).resolve().parents[1]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
@@ -292,7 +292,7 @@ def test_jinja_is_imported_only_for_markdown_and_html():
 
 
 def test_json_round_trips_with_the_documented_keys(result):
-    data = json.loads(report.to_json(result))
+    data = json.loads(reports.to_json(result))
     assert data == result.to_dict()
     assert {"submission", "score", "max_score", "exercises"} <= data.keys()
     assert (data["submission"], data["score"], data["max_score"]) == ("submission.py", 3, 7)
@@ -325,7 +325,7 @@ def test_json_has_no_nan(result):
     def refuse(constant: str) -> None:
         raise AssertionError(f"{constant} is not JSON")
 
-    data = json.loads(report.to_json(result), parse_constant=refuse)
+    data = json.loads(reports.to_json(result), parse_constant=refuse)
     assert data["score"] is None and data["max_score"] is None
     assert data["exercises"][0]["checks"][0]["score"] is None
 
@@ -333,14 +333,14 @@ def test_json_has_no_nan(result):
 @pytest.mark.parametrize(
     ("suffix", "render"),
     [
-        (".json", report.to_json),
-        (".md", report.to_markdown),
-        (".html", report.to_html),
+        (".json", reports.to_json),
+        (".md", reports.to_markdown),
+        (".html", reports.to_html),
     ],
 )
 def test_write_by_suffix(result, tmp_path, suffix, render):
     path = tmp_path / f"report{suffix}"
-    report.write(result, path)
+    reports.write(result, path)
     assert path.read_text(encoding="utf-8").rstrip("\n") == render(result).rstrip("\n")
 
 
@@ -348,7 +348,7 @@ def test_write_by_suffix(result, tmp_path, suffix, render):
 def test_write_refuses_an_unknown_suffix(result, tmp_path, name):
     path = tmp_path / name
     with pytest.raises(ValueError, match=r"\.json, \.md, \.html") as caught:
-        report.write(result, path)
+        reports.write(result, path)
     assert repr(name) in str(caught.value)
     assert not path.exists()
 

@@ -442,7 +442,7 @@ def bundle(specs: Sequence[Spec]) -> dict[str, bytes]:
     package = Path(__file__).resolve().parents[1]  # the graders package
     files = {
         f"graders/{path.relative_to(package).as_posix()}": path.read_bytes()
-        for path in sorted([*package.rglob("*.py"), *package.glob("templates/*")])
+        for path in sorted([*package.rglob("*.py"), *package.glob("reports/templates/*")])
         if "__pycache__" not in path.parts and path.is_file()
     }
     for name in ("pyproject.toml", "README.md"):
