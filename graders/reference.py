@@ -14,11 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from .errors import ReferenceError
 from .spec import Check, Choice, GivenValue, Spec, Uniform
-
-
-class ReferenceError(Exception):
-    """The reference module or a spec expression is broken: an instructor's problem."""
 
 
 @dataclass

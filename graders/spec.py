@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from . import sandbox
+from .errors import SpecError
 
 
 def _bundled_course() -> Path:
@@ -49,10 +50,6 @@ ASSIGNMENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 # A given value or input parameter: a number, or a Python expression over np and earlier names.
 GivenValue = float | int | str
-
-
-class SpecError(Exception):
-    """A spec that cannot be used; the message names the file, the field and the line."""
 
 
 class Strict(BaseModel):
