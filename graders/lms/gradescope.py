@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..errors import EXIT_OK
 from ..report import number
 from . import autograder
 
@@ -91,7 +92,7 @@ def export(
     autograder.write_zip(files, {"setup.sh", "run_autograder"}, out)
     ids = ", ".join(spec.id for spec in specs)
     print(f"wrote {out}: a Gradescope autograder for {ids} (upload it as the zip file)")
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str]) -> int:

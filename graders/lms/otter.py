@@ -47,7 +47,7 @@ import numpy as np
 
 from .. import engine
 from .. import spec as specs_module
-from ..errors import CommandError
+from ..errors import EXIT_OK, CommandError
 from ..reference import ReferenceCase, reference_cases
 from ..results import Comparison
 from ..sandbox_child import deepest_student_frame, summary, type_name, wire_dtype
@@ -124,7 +124,7 @@ def export(out: Path, course: Path, exercise_ids: Sequence[str] = ()) -> int:
     names = ", ".join(f"{spec.id}.py" for spec in specs)
     print(f"Wrote Otter tests to {out}: {names}")
     print(SELF_CHECK_ONLY)
-    return 0
+    return EXIT_OK
 
 
 def render_test_file(spec: Spec, course: Path) -> str:

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import CommandError, ConfigurationError
+from ..errors import EXIT_OK, CommandError, ConfigurationError
 from ..spec import Spec, spec_paths
 from . import autograder
 
@@ -77,7 +77,7 @@ def export(out: Path, course: Path, exercise_ids: Sequence[str] = ()) -> int:
     autograder.write_tree(files, {"entrypoint"}, out)
     ids = ", ".join(spec.id for spec in specs)
     print(f"wrote {out}: a PrairieLearn external grader for {ids} (see its README.md)")
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str]) -> int:
