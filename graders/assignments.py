@@ -20,13 +20,10 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
+from .errors import AssignmentError
 from .source_analysis import assigned_names
 from .spec import Spec, of_assignment
 from .submission import Submission
-
-
-class AssignmentError(Exception):
-    """The notebook holds no handed-out exercise of any assignment: one line saying so."""
 
 
 def exercises_for(

@@ -28,7 +28,6 @@ Exit status: 0 every student got full marks, 1 graded, 2 the batch could not be 
 
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import contextlib
 import fcntl
@@ -39,15 +38,15 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from . import engine, sandbox
 from . import spec as specs_module
 from .archives import Input, InputError
-from .assignments import AssignmentError, exercises_for
-from .cli import EXIT_OK, EXIT_SHORT, CommandError, limit_overrides
+from .assignments import exercises_for
+from .errors import EXIT_OK, EXIT_SHORT, AssignmentError, CommandError, SubmissionError, UsageError
 from .gradebook import Gradebook, GradebookError
 from .handins import HandIn, MemberError
 from .limits import LimitOverrides, limits_for
@@ -60,7 +59,7 @@ from .results import SubmissionResult
 from .safe_text import one_line
 from .source_analysis import packages_used
 from .spec import Spec
-from .submission import Submission, SubmissionError, from_bytes
+from .submission import Submission, from_bytes
 
 GRADEBOOK = "gradebook.sqlite"
 LOCK = ".batch.lock"
@@ -74,6 +73,22 @@ DASK_CONNECT_SECONDS = 20
 # (a notebook grades twice as fast); the other hand-ins go to a pool without them, whose
 # smaller zygotes fork faster (sandbox.Pool).
 WARM_LIBRARIES = ("sympy", "matplotlib.pyplot", "ipywidgets")
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """What a batch is asked to do (``grade.py batch``'s options)."""
+
+    input: Path  # a folder, a zip, a Canvas or Gradescope export
+    out: Path  # the folder for the gradebook and the reports
+    course: Path = specs_module.DEFAULT_COURSE
+    exercises: Sequence[str] = ()  # only these; all when empty
+    assignment: str | None = None  # only this assignment's, and notebooks graded against it
+    workers: int = 1
+    resume: bool = False
+    canvas_csv: bool = False
+    dask: str | None = None  # a Dask scheduler's address, instead of local workers
+    overrides: LimitOverrides = field(default_factory=LimitOverrides)
 
 
 # --- what one grading is -------------------------------------------------------------
@@ -115,7 +130,7 @@ def grade_task(task: GradeTask, sandboxes: Sandboxes) -> Graded:
             run=run,
             answered_only=task.answered_only,
         )
-    except engine.UsageError as exc:
+    except UsageError as exc:
         problem = str(exc)
     except Exception as exc:  # the grader's own failure: reported on the row, retried later
         problem, retry = f"the grader failed: {type(exc).__name__}: {exc}", True
@@ -308,12 +323,11 @@ class Prepared:
 class Batch:
     """One run of ``grade.py batch``: the input, the gradebook, the grading, the outputs."""
 
-    def __init__(self, args: argparse.Namespace, specs: list[Spec], overrides: LimitOverrides):
-        self.args = args
-        self.out: Path = args.out
+    def __init__(self, options: BatchOptions, specs: list[Spec]):
+        self.options = options
+        self.out = options.out
         self.specs = specs
-        self.overrides = overrides
-        self.spec_hash = spec_hash(specs, args.course, overrides)
+        self.spec_hash = spec_hash(specs, options.course, options.overrides)
         self.report_failures: list[str] = []  # the first few, for the closing warnings
         self.report_failure_count = 0
         self.seen: set[str] = set()
@@ -330,7 +344,7 @@ class Batch:
             for handin in source.handins:
                 self.seen.add(handin.key)
                 prepared, data = self._read(handin, source)
-                if self.args.resume and gradebook.is_current(
+                if self.options.resume and gradebook.is_current(
                     handin.key, prepared.fingerprint, self.spec_hash
                 ):
                     self._ensure_files(gradebook, handin.key)
@@ -394,9 +408,9 @@ class Batch:
             )
             return
         specs = self.specs
-        if submission.kind == "notebook" and not self.args.exercise:
+        if submission.kind == "notebook" and not self.options.exercises:
             try:
-                specs = exercises_for(submission, specs, self.args.assignment)
+                specs = exercises_for(submission, specs, self.options.assignment)
             except AssignmentError as exc:
                 prepared.problem = str(exc)
                 return
@@ -409,8 +423,9 @@ class Batch:
                     f"exercise takes; the batch grades {chosen}"
                 )
                 return
-        answered_only = submission.kind == "code" and not self.args.exercise
-        prepared.task = GradeTask(handin.key, submission, specs, self.overrides, answered_only)
+        answered_only = submission.kind == "code" and not self.options.exercises
+        overrides = self.options.overrides
+        prepared.task = GradeTask(handin.key, submission, specs, overrides, answered_only)
 
     def _finish(self, gradebook: Gradebook, prepared: Prepared, graded: Graded) -> None:
         """Commit the row first (the grade is safe), then write the student's files."""
@@ -461,7 +476,7 @@ class Batch:
         records = gradebook.records()
         write_csv = (
             canvas.write_gradebook_csv
-            if self.args.canvas_csv
+            if self.options.canvas_csv
             else gradebook_csv.write_gradebook_csv
         )
         write_csv(records, self.specs, self.out / "gradebook.csv")
@@ -504,25 +519,24 @@ def _say(message: str) -> None:
 # --- the command -----------------------------------------------------------------------
 
 
-def run_batch(args: argparse.Namespace) -> int:
+def run_batch(options: BatchOptions) -> int:
     """``grade.py batch``; exit status 0, 1, or 2 (via CommandError, one line on stderr)."""
-    overrides = limit_overrides(args)
-    if args.workers < 1:
+    if options.workers < 1:
         raise CommandError("--workers must be at least 1")
-    if args.out.resolve() == args.input.resolve():
+    if options.out.resolve() == options.input.resolve():
         raise CommandError("--out must be another folder than the input")
-    specs = specs_module.load_specs(args.course, args.exercise)
-    if args.assignment is not None:
-        specs = specs_module.of_assignment(specs, args.assignment)
-    with _output_folder(args.out), _opened(args) as source:
+    specs = specs_module.load_specs(options.course, options.exercises)
+    if options.assignment is not None:
+        specs = specs_module.of_assignment(specs, options.assignment)
+    with _output_folder(options.out), _opened(options) as source:
         if not source.handins:
-            raise CommandError(f"{args.input}: no hand-ins found (no files or folders in it)")
+            raise CommandError(f"{options.input}: no hand-ins found (no files or folders in it)")
         shown = source.warnings[:MAX_WARNINGS]
         more = len(source.warnings) - len(shown)
         for warning in [*shown, *([f"... and {more} more refused entries"] if more else [])]:
             _say(f"warning: {warning}")
-        with _gradebook(args) as gradebook, _executor(args) as executor:
-            return Batch(args, specs, overrides).run(source, gradebook, executor)
+        with _gradebook(options) as gradebook, _executor(options) as executor:
+            return Batch(options, specs).run(source, gradebook, executor)
 
 
 @contextlib.contextmanager
@@ -542,27 +556,27 @@ def _output_folder(out: Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _opened(args: argparse.Namespace) -> Iterator[Input]:
+def _opened(options: BatchOptions) -> Iterator[Input]:
     try:
-        with Input(args.input, exclude=args.out) as source:
+        with Input(options.input, exclude=options.out) as source:
             yield source
     except InputError as exc:
         raise CommandError(str(exc)) from None
 
 
 @contextlib.contextmanager
-def _gradebook(args: argparse.Namespace) -> Iterator[Gradebook]:
-    path = args.out / GRADEBOOK
+def _gradebook(options: BatchOptions) -> Iterator[Gradebook]:
+    path = options.out / GRADEBOOK
     try:
-        if path.exists() and not args.resume:
-            _discard_batch(args.out, path)
+        if path.exists() and not options.resume:
+            _discard_batch(options.out, path)
         gradebook = Gradebook(path)
     except sqlite3.DatabaseError as exc:
         raise CommandError(f"{path}: not a usable gradebook ({exc}); move it away") from None
     except GradebookError as exc:
         raise CommandError(str(exc)) from None
     try:
-        gradebook.begin_run(str(args.input), resumed=args.resume)
+        gradebook.begin_run(str(options.input), resumed=options.resume)
         yield gradebook
     finally:
         gradebook.close()
@@ -583,8 +597,8 @@ def _remove_reports(out: Path, keys: Sequence[str]) -> None:
 
 
 @contextlib.contextmanager
-def _executor(args: argparse.Namespace) -> Iterator[LocalExecutor | DaskExecutor]:
-    executor = DaskExecutor(args.dask) if args.dask else LocalExecutor(args.workers)
+def _executor(options: BatchOptions) -> Iterator[LocalExecutor | DaskExecutor]:
+    executor = DaskExecutor(options.dask) if options.dask else LocalExecutor(options.workers)
     try:
         yield executor
     finally:

@@ -1,8 +1,10 @@
-"""Command line: ``python grade.py list | check | grade | validate``.
+"""Command line: ``python grade.py list | check | grade | validate | batch | export``.
 
-Exit status: 0 every check passed, 1 graded but short of full marks, 2 the command could
-not be carried out (one line on stderr, never a traceback). The sandbox child is started
-as early as possible so that its Python and numpy start-up overlaps this process's own.
+The only module that sees argparse: each verb gets explicit parameters or an options
+dataclass. Exit status (graders.errors): 0 every check passed, 1 graded but short of full
+marks, 2 the command could not be carried out (one line on stderr, never a traceback).
+The sandbox child is started as early as possible so that its Python and numpy start-up
+overlaps this process's own.
 """
 
 from __future__ import annotations
@@ -16,20 +18,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 from . import spec as specs_module
-from .assignments import AssignmentError, exercises_for
+from .assignments import exercises_for
+from .errors import EXIT_OK, EXIT_UNUSABLE, MESSAGE_ERRORS, CommandError
 from .safe_text import one_line
-from .spec import Spec, SpecError
-from .submission import Submission, SubmissionError, from_answer, load
+from .spec import Spec
+from .submission import Submission, from_answer, load
 
 if TYPE_CHECKING:
     from .limits import LimitOverrides
     from .results import SubmissionResult
-
-EXIT_OK, EXIT_SHORT, EXIT_UNUSABLE = 0, 1, 2
-
-
-class CommandError(Exception):
-    """The command cannot be carried out; the message is the one line the user sees."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -209,15 +206,11 @@ def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (CommandError, SpecError, SubmissionError, AssignmentError) as exc:
+    except MESSAGE_ERRORS as exc:
         return _fail(str(exc))
     except KeyboardInterrupt:
         return _fail("interrupted")
     except Exception as exc:  # a grader bug must still not show the user a traceback
-        from .engine import GRADING_ERRORS
-
-        if isinstance(exc, GRADING_ERRORS):
-            return _fail(str(exc))
         return _fail(f"internal error: {type(exc).__name__}: {exc}")
 
 
@@ -234,13 +227,9 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         return validate(args.exercises, args.course)
     if args.command == "batch":
-        from .batch import run_batch
-
-        return run_batch(args)
+        return _batch(args)
     if args.command == "export":
-        from importlib import import_module
-
-        return import_module(f".lms.{args.target}", __package__).export(args)
+        return _export(args)
     if args.command == "check":
         if (args.submission is None) == (args.answer is None):
             raise CommandError("check needs either a SUBMISSION file or --answer TEXT (not both)")
@@ -289,7 +278,7 @@ def _grade(
     from . import sandbox
     from .limits import limits_for
 
-    overrides = limit_overrides(args)
+    overrides = _limit_overrides(args)
     if submission.kind == "answer":
         specs = [spec for spec in specs if spec.accepts_typed_answers] if answered_only else specs
         if not specs:
@@ -305,7 +294,49 @@ def _grade(
     return result.exit_code
 
 
-def limit_overrides(args: argparse.Namespace) -> LimitOverrides:
+def _batch(args: argparse.Namespace) -> int:
+    from .batch import BatchOptions, run_batch
+
+    options = BatchOptions(
+        input=args.input,
+        out=args.out,
+        course=args.course,
+        exercises=args.exercise,
+        assignment=args.assignment,
+        workers=args.workers,
+        resume=args.resume,
+        canvas_csv=args.canvas_csv,
+        dask=args.dask,
+        overrides=_limit_overrides(args),
+    )
+    return run_batch(options)
+
+
+def _export(args: argparse.Namespace) -> int:
+    if args.target == "gradescope":
+        from .lms import gradescope
+
+        if args.hidden_until_due and args.total_only:
+            raise CommandError("--total-only already hides every check: drop --hidden-until-due")
+        options = gradescope.Options(
+            hidden_until_due=args.hidden_until_due, total_only=args.total_only
+        )
+        return gradescope.export(args.out, args.course, args.exercise, options)
+    if args.target == "prairielearn":
+        from .lms import prairielearn
+
+        if args.hidden_until_due or args.total_only:
+            raise CommandError(
+                "--hidden-until-due and --total-only are Gradescope options; PrairieLearn "
+                "shows a hidden check's outcome only"
+            )
+        return prairielearn.export(args.out, args.course, args.exercise)
+    from .lms import otter
+
+    return otter.export(args.out, args.course, args.exercise)
+
+
+def _limit_overrides(args: argparse.Namespace) -> LimitOverrides:
     """--time-limit and --memory-limit, checked: `check`, `grade` and `batch` take them."""
     from .limits import LimitOverrides
 

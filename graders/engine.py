@@ -13,11 +13,12 @@ from typing import Any
 import numpy as np
 
 from . import sandbox
-from .assignments import AssignmentError, graded_cells
+from .assignments import graded_cells
 from .checks import compare_check
 from .checks.function import compare_outputs
+from .errors import MESSAGE_ERRORS, SetupError, UsageError
 from .limits import LimitOverrides, limits_for
-from .reference import ReferenceCase, ReferenceError, given_values, reference_cases
+from .reference import ReferenceCase, given_values, reference_cases
 from .results import (
     CheckResult,
     CheckStatus,
@@ -27,8 +28,8 @@ from .results import (
     SubmissionResult,
 )
 from .sandbox import CellStatus, Isolation, Termination
-from .spec import Check, Spec, SpecError
-from .submission import CodeCell, Submission, SubmissionError
+from .spec import Check, Spec
+from .submission import CodeCell, Submission
 from .values import CallFailure, Placeholder
 
 WEAKER_ISOLATION = (
@@ -37,25 +38,8 @@ WEAKER_ISOLATION = (
 )
 
 
-class SetupError(Exception):
-    """The grader's own setup did not run in the sandbox: a spec or installation problem."""
-
-
-class UsageError(Exception):
-    """The request cannot be carried out (e.g. a typed answer for a code exercise)."""
-
-
-# What stops a grading with a message for its user (a bad spec, an unreadable hand-in, a
-# missing sandbox, ...): anything else raised while grading is a bug of the grader's.
-GRADING_ERRORS = (
-    SpecError,
-    AssignmentError,
-    SubmissionError,
-    UsageError,
-    SetupError,
-    ReferenceError,
-    sandbox.SandboxUnavailable,
-)
+# The name notebook.py knows the tuple by (graders.errors.MESSAGE_ERRORS).
+GRADING_ERRORS = MESSAGE_ERRORS
 
 
 def build_job(

@@ -15,11 +15,8 @@ from typing import Any
 import numpy as np
 
 from .checks import kind
+from .errors import ReferenceError
 from .spec import Choice, GivenValue, Spec, Uniform
-
-
-class ReferenceError(Exception):
-    """The reference module or a spec expression is broken: an instructor's problem."""
 
 
 @dataclass

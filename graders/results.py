@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from .errors import EXIT_OK, EXIT_SHORT
+
 
 class Status(StrEnum):
     PASSED = "passed"
@@ -157,9 +159,9 @@ class SubmissionResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every exercise passed, 1 when graded but short of full marks."""
+        """EXIT_OK when every exercise passed, EXIT_SHORT when graded but short of full marks."""
         full = all(exercise.status == Status.PASSED for exercise in self.exercises)
-        return 0 if self.exercises and full else 1
+        return EXIT_OK if self.exercises and full else EXIT_SHORT
 
     def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
         """The documented JSON object; ``evidence`` adds the plot data of each check."""

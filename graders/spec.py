@@ -30,6 +30,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from . import checks, sandbox
+from .errors import SpecError
 
 
 def _bundled_course() -> Path:
@@ -52,10 +53,6 @@ ASSIGNMENT = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Identifier = Annotated[str, Field(pattern=IDENTIFIER)]
 # A given value or input parameter: a number, or a Python expression over np and earlier names.
 GivenValue = float | int | str
-
-
-class SpecError(Exception):
-    """A spec that cannot be used; the message names the file, the field and the line."""
 
 
 class Strict(BaseModel):

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import SubmissionError
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
@@ -40,10 +42,6 @@ _HELP = re.compile(r"^\s*(\?{1,2}[\w.*\[\]]+|[\w.*\[\]]+\?{1,2})\s*$")
 _NOT_A_STATEMENT = frozenset(
     {tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER}
 )
-
-
-class SubmissionError(Exception):
-    """The hand-in cannot be read; the message is one line naming the file and the problem."""
 
 
 @dataclass(frozen=True)

@@ -17,17 +17,17 @@ import numpy as np
 
 from . import engine
 from .checks import compare_check
+from .errors import EXIT_OK, EXIT_SHORT, ReferenceError, SpecError, SubmissionError, UsageError
 from .reference import (
     ReferenceCase,
-    ReferenceError,
     function_inputs,
     reference_cases,
     reference_namespace,
 )
 from .results import Status
 from .safe_text import one_line
-from .spec import DEFAULT_COURSE, Check, Spec, SpecError, find, load_all
-from .submission import Submission, SubmissionError, from_answer, load
+from .spec import DEFAULT_COURSE, Check, Spec, find, load_all
+from .submission import Submission, from_answer, load
 
 
 def validate(exercise_ids: Sequence[str], course: Path = DEFAULT_COURSE) -> int:
@@ -45,7 +45,7 @@ def validate(exercise_ids: Sequence[str], course: Path = DEFAULT_COURSE) -> int:
         else:
             print(f"✓ {spec_or_error.id}: {summary}")
     sys.stdout.flush()
-    return 1 if failures else 0
+    return EXIT_SHORT if failures else EXIT_OK
 
 
 def _specs(exercise_ids: Sequence[str], course: Path) -> list[Spec | str]:
@@ -88,7 +88,7 @@ def _reference_passes(spec: Spec) -> list[str]:
     try:
         submission = _reference_submission(spec)
         result = engine.grade(submission, [spec], require_isolation=False)
-    except (SubmissionError, engine.UsageError) as exc:
+    except (SubmissionError, UsageError) as exc:
         return [f"reference cannot be graded: {exc}"]
     exercise = result.exercises[0]
     if exercise.status == Status.PASSED:

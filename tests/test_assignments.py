@@ -54,6 +54,7 @@ def grade(path: Path, assignment: str | None = None):
     return engine.grade(loaded, exercises_for(loaded, spec.load_all(), assignment))
 
 
+@pytest.mark.sandbox
 def test_exploring_after_solving_keeps_the_points(tmp_path: Path) -> None:
     result = grade(notebook_with(tmp_path, INSTRUCTOR_NOTEBOOK, EXPERIMENT))
     for exercise_id, own in [("product_rule_alpha", 14), ("psp_charge", 36)]:
@@ -81,6 +82,7 @@ numerical_integral = np.cumsum(PSP)
 """
 
 
+@pytest.mark.sandbox
 def test_a_later_cell_counts_where_it_does_better(tmp_path: Path) -> None:
     # The handed-out cells still raise; the student answered in cells of their own below.
     path = notebook_with(tmp_path, STUDENT_NOTEBOOK, PRODUCT_ANSWERS, PSP_NOT_SCALED)
@@ -116,6 +118,7 @@ def test_a_notebook_is_graded_against_every_exercise_of_its_assignment() -> None
         assert [s.id for s in chosen] == ALL
 
 
+@pytest.mark.sandbox
 def test_unanswered_typed_exercise_says_how_to_answer_it() -> None:
     chain = exercise(grade(INSTRUCTOR_NOTEBOOK), "chain_rule")
     assert chain.status == Status.NOT_ATTEMPTED
@@ -164,6 +167,7 @@ def test_spec_fields_are_validated(tmp_path: Path, field: str, value: object, me
 # --- the front ends ----------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_grade_and_batch_agree_on_the_maximum(tmp_path: Path, capsys) -> None:
     completed = run_cli("grade", str(STUDENT_NOTEBOOK), "--json")
     assert completed.returncode == 1, completed.stderr
@@ -183,6 +187,7 @@ def test_grade_and_batch_agree_on_the_maximum(tmp_path: Path, capsys) -> None:
     assert bob.problem is not None and "bob.ipynb matches no assignment" in bob.problem
 
 
+@pytest.mark.sandbox
 def test_grade_refuses_in_one_line_what_it_cannot_grade() -> None:
     for args, message in [
         ([str(NOT_TUTORIAL_1[0])], "matches no assignment of the course"),
@@ -199,6 +204,7 @@ def test_list_shows_each_exercise_assignment() -> None:
     assert completed.stdout.count("W0D4_Tutorial1") == len(ALL)
 
 
+@pytest.mark.sandbox
 def test_check_grades_the_whole_assignment_without_an_exercise(capsys) -> None:
     feedback = self_check(source_file=STUDENT_NOTEBOOK)
     assert [e.id for e in feedback.result.exercises] == ALL

@@ -132,6 +132,7 @@ EXPECTED_STATUS = {
 }
 
 
+@pytest.mark.sandbox
 def test_a_class_folder_is_graded_into_gradebook_reports_and_summaries(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -160,6 +161,7 @@ def test_a_class_folder_is_graded_into_gradebook_reports_and_summaries(
     assert "graded 10 in" in closing
 
 
+@pytest.mark.sandbox
 def test_a_zip_of_the_class_through_grade_py(tmp_path: Path) -> None:
     folder = class_folder(tmp_path / "class")
     archive = tmp_path / "class.zip"
@@ -177,6 +179,7 @@ def test_a_zip_of_the_class_through_grade_py(tmp_path: Path) -> None:
     assert "4 students:" in completed.stderr.splitlines()[-1]
 
 
+@pytest.mark.sandbox
 def test_full_marks_for_everyone_exits_0_and_plain_progress_lines(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -192,6 +195,7 @@ def test_full_marks_for_everyone_exits_0_and_plain_progress_lines(
     assert lines[-1].startswith("3 students: 3 passed; graded 3 in")
 
 
+@pytest.mark.sandbox
 def test_the_newest_file_of_a_student_is_graded_and_noted(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -212,6 +216,7 @@ def test_the_newest_file_of_a_student_is_graded_and_noted(
 # --- LMS archives ------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_a_canvas_download_keeps_ids_late_flags_and_writes_canvas_files(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -242,6 +247,7 @@ def test_a_canvas_download_keeps_ids_late_flags_and_writes_canvas_files(
         ]
 
 
+@pytest.mark.sandbox
 def test_a_gradescope_export_names_students_from_its_metadata(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -274,6 +280,7 @@ submission_12:
     assert json.loads(graded["Omar_Haddad_456"]["lms"])["sid"] == "456"
 
 
+@pytest.mark.sandbox
 def test_hostile_archive_entries_are_contained_and_the_batch_goes_on(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -308,6 +315,7 @@ def many(folder: Path, count: int, prefix: str = "") -> Path:
     return folder
 
 
+@pytest.mark.sandbox
 def test_kill_9_mid_batch_then_resume_grades_each_student_exactly_once(tmp_path: Path) -> None:
     # Each takes a moment, so that the kill surely lands mid-batch.
     folder, out = many(tmp_path / "class", 30, "import time; time.sleep(0.2)\n"), tmp_path / "out"
@@ -347,6 +355,7 @@ def _events(out: Path, kind: str) -> list[tuple[int, str]]:
         return []
 
 
+@pytest.mark.sandbox
 def test_resume_regrades_changed_hand_ins_and_changed_specs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -366,6 +375,7 @@ def test_resume_regrades_changed_hand_ins_and_changed_specs(
     assert "graded 3 in" in capsys.readouterr().err.splitlines()[-1]
 
 
+@pytest.mark.sandbox
 def test_without_resume_an_earlier_batch_is_discarded_and_said_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -383,6 +393,7 @@ def test_without_resume_an_earlier_batch_is_discarded_and_said_so(
     assert (out / "my-notes.txt").read_text() == "mine"  # only our own files go
 
 
+@pytest.mark.sandbox
 def test_a_grader_failure_is_a_row_that_resume_grades_again(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -405,6 +416,7 @@ def test_a_grader_failure_is_a_row_that_resume_grades_again(
     assert rows(out)["student01"]["status"] == "passed"
 
 
+@pytest.mark.sandbox
 def test_the_grader_failing_on_everything_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -417,6 +429,7 @@ def test_the_grader_failing_on_everything_exits_2(
     assert err.strip().splitlines()[-1].startswith("grade.py: the grader failed on every hand-in")
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("version", [0, gradebook_module.SCHEMA_VERSION + 1], ids=["old", "newer"])
 def test_resume_on_a_gradebook_of_another_version_exits_2_and_deletes_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], version: int
@@ -439,6 +452,7 @@ def test_resume_on_a_gradebook_of_another_version_exits_2_and_deletes_nothing(
     assert sorted(rows(out)) == ["student00", "student01"]
 
 
+@pytest.mark.sandbox
 def test_an_unforeseen_way_to_be_unreadable_is_that_students_row(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -490,6 +504,7 @@ def test_a_batch_that_cannot_be_carried_out_exits_2_with_one_line(
     assert err.count("\n") == 1 and err.startswith("grade.py: ") and message in err
 
 
+@pytest.mark.sandbox
 def test_exercise_selection_and_answered_exercises(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -507,6 +522,7 @@ def test_exercise_selection_and_answered_exercises(
     assert "only an expression exercise takes" in stored(out, "typed").problem
 
 
+@pytest.mark.sandbox
 def test_notebooks_and_py_files_in_one_batch_each_graded_as_alone(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -554,6 +570,7 @@ def test_hand_ins_using_the_tutorials_libraries_go_to_workers_that_preloaded_the
 # --- Dask -------------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_a_dask_cluster_grades_into_the_one_gradebook(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

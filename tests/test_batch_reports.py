@@ -168,6 +168,7 @@ def _rate(passed: int, total: int) -> str:
 # --- per-student files -------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_real_grading_json_is_the_engine_report_and_html_plots_the_failed_checks(
     grade_code, tmp_path
 ):

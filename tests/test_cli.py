@@ -20,6 +20,7 @@ def test_list_names_every_exercise():
     assert ids == ["chain_rule", "neuron_gain", "product_rule_alpha", "psp_charge"]
 
 
+@pytest.mark.sandbox
 def test_check_correct_exits_0_with_the_documented_json():
     code, data = run_cli_json(
         "check", "product_rule_alpha", str(EXAMPLES / "product_rule_correct.py")
@@ -33,6 +34,7 @@ def test_check_correct_exits_0_with_the_documented_json():
         assert set(check) >= {"name", "status", "score", "max_score", "feedback", "misconception"}
 
 
+@pytest.mark.sandbox
 def test_check_wrong_exits_1_with_targeted_feedback():
     code, data = run_cli_json(
         "check", "product_rule_alpha", str(EXAMPLES / "product_rule_chain_rule_forgotten.py")
@@ -43,6 +45,7 @@ def test_check_wrong_exits_1_with_targeted_feedback():
     assert "chain rule" in checks["dv_dt"]["feedback"]
 
 
+@pytest.mark.sandbox
 def test_terminal_report_shows_marks_feedback_and_hint():
     completed = run_cli("check", "psp_charge", str(EXAMPLES / "psp_total_not_cumulative.py"))
     assert completed.returncode == 1
@@ -51,6 +54,7 @@ def test_terminal_report_shows_marks_feedback_and_hint():
     assert "\x1b[" not in completed.stdout  # not a terminal: no colour codes
 
 
+@pytest.mark.sandbox
 def test_typed_answer_on_the_command_line():
     code, data = run_cli_json("check", "chain_rule", "--answer", "4a^3 e^(a^4+1)")
     assert code == 0 and data["exercises"][0]["status"] == "passed"
@@ -59,12 +63,14 @@ def test_typed_answer_on_the_command_line():
     assert "diff" in data["exercises"][0]["checks"][0]["feedback"]
 
 
+@pytest.mark.sandbox
 def test_grade_a_py_against_the_exercises_it_answers():
     code, data = run_cli_json("grade", str(EXAMPLES / "neuron_gain_correct.py"))
     assert code == 0
     assert [e["id"] for e in data["exercises"]] == ["neuron_gain"]
 
 
+@pytest.mark.sandbox
 def test_grade_a_notebook_against_every_exercise_and_write_reports(tmp_path):
     notebook = EXAMPLES / "completed_tutorial.ipynb"
     for suffix in ("html", "md", "json"):
@@ -82,12 +88,14 @@ def test_grade_a_notebook_against_every_exercise_and_write_reports(tmp_path):
     }
 
 
+@pytest.mark.sandbox
 def test_validate_proves_the_bundled_specs():
     completed = run_cli("validate")
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert completed.stdout.count("✓") == 4
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -127,6 +135,7 @@ def test_unusable_requests_exit_2_with_one_line(args, message, tmp_path):
     assert "Traceback" not in completed.stderr
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("name", "content"),
     [
@@ -164,6 +173,7 @@ def _check_with_edited_spec(tmp_path: Path, old: str, new: str, example: str, *e
     )
 
 
+@pytest.mark.sandbox
 def test_bad_spec_is_refused_with_file_field_and_line(tmp_path):
     completed = _check_with_edited_spec(
         tmp_path, "allow_constant: true", "allow_constant: maybe", "product_rule_correct.py"
@@ -181,6 +191,7 @@ def test_invalid_yaml_is_refused_with_line(tmp_path):
     assert "not valid YAML" in completed.stderr and "line" in completed.stderr
 
 
+@pytest.mark.sandbox
 def test_validate_catches_a_mistake_the_checks_cannot_tell_apart(tmp_path):
     text = (REPO / "exercises" / "product_rule_alpha.yaml").read_text()
     # A "mistake" that is in fact the right answer must be reported by validate.
@@ -192,6 +203,7 @@ def test_validate_catches_a_mistake_the_checks_cannot_tell_apart(tmp_path):
     assert "mistake dv_dt_missing_inner_derivative passes dv_dt" in completed.stdout
 
 
+@pytest.mark.sandbox
 def test_new_exercise_needs_only_a_yaml_file_and_a_reference_module(tmp_path):
     course = _course_with(tmp_path, (REPO / "exercises" / "product_rule_alpha.yaml").read_text())
     (course / "exercises" / "power_rule.yaml").write_text(
@@ -216,6 +228,7 @@ def test_new_exercise_needs_only_a_yaml_file_and_a_reference_module(tmp_path):
     assert [e["id"] for e in json.loads(completed.stdout)["exercises"]] == ["power_rule"]
 
 
+@pytest.mark.sandbox
 def test_broken_setup_code_is_the_graders_problem_not_the_students(tmp_path):
     completed = _check_with_edited_spec(
         tmp_path, "  code: |\n", "  code: |\n    1 / 0\n", "product_rule_correct.py"
@@ -224,6 +237,7 @@ def test_broken_setup_code_is_the_graders_problem_not_the_students(tmp_path):
     assert "setup failed in the sandbox: ZeroDivisionError" in completed.stderr
 
 
+@pytest.mark.sandbox
 def test_hidden_check_shows_only_pass_or_fail(tmp_path):
     completed = _check_with_edited_spec(
         tmp_path,

@@ -18,6 +18,7 @@ v_t = np.exp(-t/tau)
 """
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     "answers",
     [
@@ -43,6 +44,7 @@ def test_product_rule_correct_styles(grade_code, answers):
     assert result.exit_code == 0
 
 
+@pytest.mark.sandbox
 def test_product_rule_given_values_in_scope_for_a_bare_answer_cell(grade_code):
     result = grade_code(
         "product_rule_alpha",
@@ -51,6 +53,7 @@ def test_product_rule_given_values_in_scope_for_a_bare_answer_cell(grade_code):
     assert exercise(result, "product_rule_alpha").status == Status.PASSED
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("name", "answer", "misconception", "words"),
     [
@@ -76,6 +79,7 @@ def test_product_rule_derivative_mistakes(grade_code, name, answer, misconceptio
     assert result.exit_code == 1
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("df_dt", "misconception"),
     [
@@ -91,6 +95,7 @@ def test_product_rule_combination_mistakes(grade_code, df_dt, misconception):
     assert "product rule" in graded.feedback
 
 
+@pytest.mark.sandbox
 def test_wrong_dv_dt_carried_into_df_dt_is_explained(grade_code):
     source = (
         PRODUCT_RULE_GIVEN
@@ -103,6 +108,7 @@ def test_wrong_dv_dt_carried_into_df_dt_is_explained(grade_code):
     assert "Fix dv_dt" in check(result, "product_rule_alpha", "df_dt").feedback
 
 
+@pytest.mark.sandbox
 def test_generic_factor_is_given_when_no_mistake_matches(grade_code):
     source = (
         PRODUCT_RULE_GIVEN + "du_dt = 1\ndv_dt = -3 * np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t\n"
@@ -117,6 +123,7 @@ PSP_GIVEN = "J = 1\ntau_s = 1\nt_sp = 1\ndt = .1\nt = np.arange(0, 10, dt)\n"
 PSP = "J * t * np.exp(-(t - t_sp)/tau_s)"
 
 
+@pytest.mark.sandbox
 def test_psp_correct(grade_code):
     source = (
         PSP_GIVEN
@@ -126,6 +133,7 @@ def test_psp_correct(grade_code):
     assert exercise(grade_code("psp_charge", source), "psp_charge").status == Status.PASSED
 
 
+@pytest.mark.sandbox
 def test_psp_correct_with_a_loop(grade_code):
     source = PSP_GIVEN + (
         f"PSP = {PSP}\nrectangle_areas = PSP * dt\n"
@@ -135,6 +143,7 @@ def test_psp_correct_with_a_loop(grade_code):
     assert exercise(grade_code("psp_charge", source), "psp_charge").status == Status.PASSED
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("name", "lines", "misconception"),
     [
@@ -173,6 +182,7 @@ def neuron(rate: str = RATE, gain: str = GAIN, returns: str = "rate, gain") -> s
     return NEURON.format(rate=rate, gain=gain, returns=returns)
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     "source",
     [
@@ -189,6 +199,7 @@ def test_neuron_gain_correct(grade_code, source):
     assert "7 calls" in check(result, "neuron_gain", "gain").feedback
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("source", "name", "misconception"),
     [
@@ -206,6 +217,7 @@ def test_neuron_gain_mistakes(grade_code, source, name, misconception):
     assert graded.misconception == misconception
 
 
+@pytest.mark.sandbox
 def test_ignoring_the_input_fails_with_the_inputs_that_show_it(grade_code):
     source = neuron(
         rate="(1+np.exp(-a*(np.arange(0, 8, 0.1)-theta)))**-1 - (1+np.exp(a*theta))**-1"
@@ -215,12 +227,14 @@ def test_ignoring_the_input_fails_with_the_inputs_that_show_it(grade_code):
     assert "with I = np.arange(" in graded.feedback
 
 
+@pytest.mark.sandbox
 def test_function_that_returns_one_value(grade_code):
     graded = check(grade_code("neuron_gain", neuron(returns="rate")), "neuron_gain", "gain")
     assert graded.status == CheckStatus.FAILED
     assert "should return 2 values" in graded.feedback
 
 
+@pytest.mark.sandbox
 def test_function_that_raises_names_the_line(grade_code):
     source = neuron(gain="rate[1:] - rate[0:-1] / current_timestp")
     graded = check(grade_code("neuron_gain", source), "neuron_gain", "gain")
@@ -228,6 +242,7 @@ def test_function_that_raises_names_the_line(grade_code):
     assert "current_timestp" in graded.feedback
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     "source",
     [

@@ -66,6 +66,7 @@ def grade(tmp_path: Path, source: str, exercise_spec: spec.Spec):
 # --- where a mismatch is located -----------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_returned_value_is_located_on_its_declared_axis(tmp_path):
     course = lif_course(tmp_path)
     result = grade(tmp_path, LIF.format(index="i"), spec.find("lif", course))
@@ -74,12 +75,14 @@ def test_returned_value_is_located_on_its_declared_axis(tmp_path):
     assert "first at index 1 (time = 0.5)" in feedback, feedback
 
 
+@pytest.mark.sandbox
 def test_without_a_declared_axis_the_first_argument_of_its_length_is_used(tmp_path):
     course = lif_course(tmp_path, returns="[V]")
     result = grade(tmp_path, LIF.format(index="i"), spec.find("lif", course))
     assert "first at index 1 (I = " in check(result, "lif", "V").feedback
 
 
+@pytest.mark.sandbox
 def test_forward_difference_is_located_on_its_declared_input(grade_code):
     result = grade_code("neuron_gain", neuron(gain="np.diff(rate) / 0.1"))
     assert "first at index 0 (I = " in check(result, "neuron_gain", "gain").feedback
@@ -94,12 +97,14 @@ def test_an_axis_that_is_not_an_argument_is_refused(tmp_path):
 # --- validate ------------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_validate_accepts_inputs_that_are_not_aranges(tmp_path, capsys):
     course = lif_course(tmp_path)
     assert validate.validate(["lif"], course) == 0, capsys.readouterr().out
     assert "✓ lif" in capsys.readouterr().out
 
 
+@pytest.mark.sandbox
 def test_validate_still_refuses_repeated_input_sets(tmp_path, capsys):
     course = lif_course(tmp_path)
     yaml = course / "exercises" / "lif.yaml"
@@ -128,12 +133,14 @@ def compute_rate_and_gain(I, a, theta, current_timestep):
 """
 
 
+@pytest.mark.sandbox
 def test_function_still_raising_not_implemented_is_not_attempted(grade_code):
     result = exercise(grade_code("neuron_gain", RAISE_LEFT_AT_THE_TOP), "neuron_gain")
     assert result.status == Status.NOT_ATTEMPTED
     assert "still raises NotImplementedError (line 3)" in result.feedback
 
 
+@pytest.mark.sandbox
 def test_function_raising_is_an_error_naming_exception_and_line(grade_code):
     source = neuron(gain="(rate[1:] - rate[0:-1]) / current_timestp")
     result = exercise(grade_code("neuron_gain", source), "neuron_gain")
@@ -142,6 +149,7 @@ def test_function_raising_is_an_error_naming_exception_and_line(grade_code):
     assert "when called with I = np.arange(0, 8, 0.1)" in result.feedback
 
 
+@pytest.mark.sandbox
 def test_function_raising_for_some_inputs_is_an_error_naming_those_inputs(grade_code):
     source = neuron()
     source = source.replace(
@@ -154,6 +162,7 @@ def test_function_raising_for_some_inputs_is_an_error_naming_those_inputs(grade_
     assert "of 7 calls raised" in result.feedback
 
 
+@pytest.mark.sandbox
 def test_function_left_as_placeholder_is_not_attempted(grade_code):
     result = exercise(grade_code("neuron_gain", "compute_rate_and_gain = ...\n"), "neuron_gain")
     assert result.status == Status.NOT_ATTEMPTED

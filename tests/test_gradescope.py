@@ -213,6 +213,7 @@ def test_an_export_that_cannot_be_made_exits_2_with_one_line(
 # --- grading ------------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_a_correct_upload_gets_full_marks(product_zip: Path, tmp_path: Path) -> None:
     results = grade(product_zip, tmp_path, {"cell.py": EXAMPLES / "product_rule_correct.py"})
     assert results["score"] == 3
@@ -227,6 +228,7 @@ def test_a_correct_upload_gets_full_marks(product_zip: Path, tmp_path: Path) -> 
     assert "All 3 checks passed." in results["output"]
 
 
+@pytest.mark.sandbox
 def test_a_wrong_upload_gets_partial_credit_and_says_what_is_wrong(
     product_zip: Path, tmp_path: Path
 ) -> None:
@@ -243,6 +245,7 @@ def test_a_wrong_upload_gets_partial_credit_and_says_what_is_wrong(
     assert "1 of 3 checks passed." in results["output"]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("source", "score", "explanation"),
     [
@@ -262,6 +265,7 @@ def test_code_that_does_not_run_through_still_gets_results_that_say_why(
     assert explanation in checks_by_name(results)["product_rule_alpha: df_dt"]["output"]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("uploads", "explanation"),
     [
@@ -282,6 +286,7 @@ def test_an_empty_or_missing_upload_scores_0_and_says_so(
     assert explanation in results["output"]
 
 
+@pytest.mark.sandbox
 def test_a_hostile_upload_reaches_nothing_and_leaks_no_reference(
     product_zip: Path, tmp_path: Path
 ) -> None:
@@ -297,6 +302,7 @@ def test_a_hostile_upload_reaches_nothing_and_leaks_no_reference(
             assert line.strip() not in text
 
 
+@pytest.mark.sandbox
 def test_a_link_to_the_reference_is_not_graded_as_the_students_work(
     product_zip: Path, tmp_path: Path
 ) -> None:
@@ -319,6 +325,7 @@ UNREADABLE: dict[str, str | bytes | Path] = {
 }
 
 
+@pytest.mark.sandbox
 def test_unreadable_names_and_text_and_a_huge_file_still_get_valid_results(
     two_zip: Path, tmp_path: Path
 ) -> None:
@@ -352,6 +359,7 @@ def guesses(right: bool) -> dict[str, str]:
     return {f"guess{i}.txt": answer for i, answer in enumerate(answers)}
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     "options", [(), ("--hidden-until-due",), ("--total-only",)], ids=["visible", "due", "total"]
 )
@@ -370,6 +378,7 @@ def test_a_hostile_upload_of_guesses_scores_0_and_does_not_tell_which_was_right(
     assert with_right == all_wrong
 
 
+@pytest.mark.sandbox
 def test_two_files_are_each_graded_for_the_exercise_they_answer(
     two_zip: Path, tmp_path: Path
 ) -> None:
@@ -385,6 +394,7 @@ def test_two_files_are_each_graded_for_the_exercise_they_answer(
     )
 
 
+@pytest.mark.sandbox
 def test_two_files_answering_one_exercise_are_refused_and_named(
     product_zip: Path, tmp_path: Path
 ) -> None:
@@ -401,6 +411,7 @@ def test_two_files_answering_one_exercise_are_refused_and_named(
     assert refusal in checks_by_name(results)["product_rule_alpha: dv_dt"]["output"]
 
 
+@pytest.mark.sandbox
 def test_a_notebook_is_graded_and_loose_files_beside_it_are_not(
     two_zip: Path, tmp_path: Path
 ) -> None:
@@ -414,6 +425,7 @@ def test_a_notebook_is_graded_and_loose_files_beside_it_are_not(
     assert checks_by_name(results)["chain_rule: dr_da"]["status"] == "passed"
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("answer", "score", "feedback"),
     [
@@ -432,6 +444,7 @@ def test_a_typed_answer_in_a_txt_is_graded(
     assert "No uploaded file answers this exercise." in results["output"]
 
 
+@pytest.mark.sandbox
 def test_hidden_until_due_shows_hidden_checks_after_the_due_date_only(
     hidden_course: Path, tmp_path: Path
 ) -> None:
@@ -469,6 +482,7 @@ def seen_before_due(results: dict) -> list[str]:
     return [output, *(json.dumps(test, sort_keys=True) for test in visible)]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("option", ["--hidden-until-due", "--total-only"])
 @pytest.mark.parametrize("ending", ENDINGS, ids=list(ENDINGS))
 def test_what_is_shown_before_the_due_date_does_not_depend_on_hidden_checks(
@@ -496,6 +510,7 @@ def test_what_is_shown_before_the_due_date_does_not_depend_on_hidden_checks(
         )
 
 
+@pytest.mark.sandbox
 def test_total_only_hides_every_check_and_shows_the_total(
     hidden_course: Path, tmp_path: Path
 ) -> None:
@@ -508,6 +523,7 @@ def test_total_only_hides_every_check_and_shows_the_total(
     assert "chain rule" not in results["output"]
 
 
+@pytest.mark.sandbox
 def test_without_isolation_grading_is_refused_unless_the_instructor_allows_it(
     product_zip: Path, tmp_path: Path
 ) -> None:
@@ -526,6 +542,7 @@ def test_without_isolation_grading_is_refused_unless_the_instructor_allows_it(
     assert allowed["score"] == 3
 
 
+@pytest.mark.sandbox
 def test_results_are_written_even_when_python_cannot_start(
     product_zip: Path, tmp_path: Path
 ) -> None:

@@ -40,6 +40,7 @@ def hand_in(tmp_path: Path, source: str, name: str = "hand_in.py") -> Path:
 # --- lone surrogates -------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     "tail",
     [
@@ -81,6 +82,7 @@ def test_static_analysis_treats_unparseable_nesting_as_unparseable(source: str) 
     assert source_analysis.packages_used(source, {"plt": "matplotlib.pyplot"}) == set()
 
 
+@pytest.mark.sandbox
 def test_a_parser_bomb_is_reported_as_code_that_cannot_be_parsed(tmp_path: Path) -> None:
     code, report = run_cli_json("check", "product_rule_alpha", str(hand_in(tmp_path, PARSER_BOMB)))
     assert code == 1
@@ -102,6 +104,7 @@ def grade_short(tmp_path: Path, source: str):
     return result.exercises[0]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("source", "status", "words"),
     [
@@ -124,6 +127,7 @@ def test_a_limit_hit_by_answers_bound_out_of_sight_is_reported(
     assert words in product.feedback and "No answer found" not in product.feedback
 
 
+@pytest.mark.sandbox
 def test_a_memory_error_the_student_raises_is_their_error(tmp_path: Path) -> None:
     source = 'import sys\nprint("MemoryError", file=sys.stderr)\ndu_dt = 1\nraise MemoryError\n'
     product = grade_short(tmp_path, source)
@@ -131,6 +135,7 @@ def test_a_memory_error_the_student_raises_is_their_error(tmp_path: Path) -> Non
     assert "raised MemoryError" in product.feedback
 
 
+@pytest.mark.sandbox
 def test_memory_words_on_stderr_before_an_exit_are_not_the_memory_limit(tmp_path: Path) -> None:
     source = (
         "import os, sys\ndu_dt = 1\n"
@@ -142,6 +147,7 @@ def test_memory_words_on_stderr_before_an_exit_are_not_the_memory_limit(tmp_path
     assert "ended early" in product.feedback
 
 
+@pytest.mark.sandbox
 def test_an_allocation_refused_by_the_limit_is_the_memory_limit(tmp_path: Path) -> None:
     product = grade_short(tmp_path, "du_dt = 1\nbig = np.ones(2**31)\n")
     assert product.status == Status.MEMORY_LIMIT
@@ -169,6 +175,7 @@ def test_a_frame_of_tiny_values_is_refused_before_it_is_parsed() -> None:
         list(protocol.FrameReader().feed(len(body).to_bytes(4, "big") + body))
 
 
+@pytest.mark.sandbox
 def test_a_frame_bomb_costs_the_grader_little_memory() -> None:
     job = Job([Cell(0, "x = 1", "cell 0"), Cell(1, frame_bomb(1_400_000), "cell 1")])
     tracemalloc.start()
@@ -182,6 +189,7 @@ def test_a_frame_bomb_costs_the_grader_little_memory() -> None:
     assert peak < 40 * 2**20
 
 
+@pytest.mark.sandbox
 def test_honest_values_too_large_for_a_frame_cross_as_opaque() -> None:
     source = "small = np.linspace(0, 1, 5000)\nmany = [0.5] * 300_000\nbig = np.ones(2_000_000)"
     job = Job(
@@ -195,6 +203,7 @@ def test_honest_values_too_large_for_a_frame_cross_as_opaque() -> None:
     assert isinstance(got["many"], Opaque) and isinstance(got["big"], Opaque)
 
 
+@pytest.mark.sandbox
 def test_time_the_grader_lost_does_not_count_against_a_job() -> None:
     # The soft limit, inside the child, is not what this is about.
     run = sandbox.start(sandbox.RunLimits(cell_seconds=10.0, total_seconds=1.5))
@@ -215,6 +224,7 @@ def test_time_the_grader_lost_does_not_count_against_a_job() -> None:
 # --- limits, applied where they cannot deadlock -----------------------------------------
 
 
+@pytest.mark.sandbox
 def test_a_one_off_child_confines_itself(monkeypatch: pytest.MonkeyPatch) -> None:
     spawned: list[dict] = []
     popen = subprocess.Popen
@@ -280,6 +290,7 @@ except OSError:
 """
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("isolation", ["bubblewrap", "process"])
 def test_one_off_runs_read_a_font_list_built_once_that_they_cannot_change(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolation: str

@@ -132,6 +132,7 @@ def test_the_installed_toolkit_is_the_wheel_and_finds_its_course(
     assert Path(course) == site_packages(venv) / "graders" / "course"
 
 
+@pytest.mark.sandbox
 def test_every_command_works_from_any_directory(venv: Path, tmp_path: Path) -> None:
     listed = json.loads(ok(grade(venv, "list", "--json", cwd=tmp_path)))
     assert sorted(row["id"] for row in listed) == sorted(p.stem for p in REPO.glob("exercises/*"))
@@ -148,6 +149,7 @@ def test_every_command_works_from_any_directory(venv: Path, tmp_path: Path) -> N
     ok(grade(venv, "validate", cwd=tmp_path))
 
 
+@pytest.mark.sandbox
 def test_a_batch_through_warm_workers(venv: Path, tmp_path: Path) -> None:
     submissions = tmp_path / "class"
     submissions.mkdir()
@@ -213,6 +215,7 @@ def scan(seconds):
     return notebook
 
 
+@pytest.mark.sandbox
 def test_a_hand_in_that_reads_every_file_finds_no_reference(venv: Path, tmp_path: Path) -> None:
     require_bubblewrap()
     references = sorted((site_packages(venv) / "graders" / "course" / "reference").glob("*.py"))
@@ -235,6 +238,7 @@ def test_a_hand_in_that_reads_every_file_finds_no_reference(venv: Path, tmp_path
     assert walked["hits"] == ["/scratch/planted.txt"], walked  # its own copy, nothing else
 
 
+@pytest.mark.sandbox
 def test_an_installed_wheel_stays_hidden_behind_a_checkout_on_the_path(
     venv: Path, tmp_path: Path
 ) -> None:
@@ -254,6 +258,7 @@ def test_an_installed_wheel_stays_hidden_behind_a_checkout_on_the_path(
     assert raised(completed) == "[False, True]"
 
 
+@pytest.mark.sandbox
 def test_check_in_a_notebook_kernel_of_the_installed_toolkit(venv: Path, tmp_path: Path) -> None:
     jupyter = tmp_path / "jupyter"
     kernel = jupyter / "kernels" / "installed"

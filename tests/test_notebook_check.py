@@ -118,6 +118,7 @@ def html(outputs: list[dict]) -> str:
     return shown[0]
 
 
+@pytest.mark.sandbox
 def test_correct_answers_pass_with_full_marks(session):
     report = html(session["passed"])
     assert "3/3" in report
@@ -127,6 +128,7 @@ def test_correct_answers_pass_with_full_marks(session):
     assert printed.split() == ["3.0", "3.0"]  # the SubmissionResult is returned
 
 
+@pytest.mark.sandbox
 def test_wrong_answer_shows_the_misconception_and_the_hint(session):
     report = html(session["failed"])
     assert "failed" in report
@@ -135,6 +137,7 @@ def test_wrong_answer_shows_the_misconception_and_the_hint(session):
     assert "The chain rule says" in report  # dv_dt's hint
 
 
+@pytest.mark.sandbox
 def test_handed_out_cell_is_not_attempted(session):
     report = html(session["not_attempted"])
     assert "not attempted" in report
@@ -142,6 +145,7 @@ def test_handed_out_cell_is_not_attempted(session):
     assert "In [3]" in report  # the cell is named as the notebook numbers it
 
 
+@pytest.mark.sandbox
 def test_typed_answer_is_graded(session):
     report = html(session["typed"])
     assert "passed" in report
@@ -150,6 +154,7 @@ def test_typed_answer_is_graded(session):
     assert [o["output_type"] for o in session["typed"]] == ["display_data"]
 
 
+@pytest.mark.sandbox
 def test_unknown_exercise_is_one_line(session):
     [error] = session["unknown"]
     assert error["output_type"] == "error"
@@ -159,11 +164,13 @@ def test_unknown_exercise_is_one_line(session):
     ]
 
 
+@pytest.mark.sandbox
 def test_check_in_an_answer_cell_sees_only_the_lines_above_it(session):
     report = html(session["mid_cell"])
     assert "3/3" in report  # numerical_integral is still right: the line below had not run
 
 
+@pytest.mark.sandbox
 def test_report_styles_stay_inside_the_report(session):
     report = html(session["passed"])
     assert report.startswith('<div class="graders-check">')
@@ -171,6 +178,7 @@ def test_report_styles_stay_inside_the_report(session):
     assert "\nbody" not in report  # the page's body rule now targets the report's div
 
 
+@pytest.mark.sandbox
 def test_plain_text_for_terminals(session):
     [text] = [o["data"]["text/plain"] for o in session["passed"] if "data" in o]
     assert text.startswith("your notebook — 3/3 points")
@@ -186,6 +194,7 @@ def run_python(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.sandbox
 def test_plain_python_grades_the_calling_file_up_to_the_call(tmp_path: Path):
     script = tmp_path / "my_answers.py"
     body = CORRECT.replace("plot_alpha_func(t, f, df_dt)\n", "")
@@ -202,6 +211,7 @@ def test_plain_python_grades_the_calling_file_up_to_the_call(tmp_path: Path):
     assert "score 3.0" in completed.stdout
 
 
+@pytest.mark.sandbox
 def test_source_file_gets_the_command_lines_report(capsys: pytest.CaptureFixture[str]):
     hand_in = REPO / "examples" / "product_rule_chain_rule_forgotten.py"
     feedback = check("product_rule_alpha", source_file=hand_in)
@@ -311,6 +321,7 @@ def test_long_histories_keep_the_most_recent_cells():
     assert cells[-1].source == f"du_dt = {MAX_CELLS + 49}"
 
 
+@pytest.mark.sandbox
 def test_a_long_session_says_what_was_left_out(tmp_path: Path):
     """In an IPython shell (no kernel needed) with more cells than are replayed."""
     code = textwrap.dedent(

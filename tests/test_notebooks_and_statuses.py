@@ -11,6 +11,8 @@ from conftest import INSTRUCTOR_NOTEBOOK, STUDENT_NOTEBOOK, check, exercise
 from graders import engine, spec, submission
 from graders.results import CheckStatus, Status
 
+pytestmark = pytest.mark.sandbox  # every test grades a notebook
+
 ALL = ["chain_rule", "neuron_gain", "product_rule_alpha", "psp_charge"]
 
 

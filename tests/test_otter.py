@@ -150,6 +150,7 @@ def otter_check(tests_dir: Path, tmp_path: Path, source: str, env: dict[str, str
     return completed.stdout
 
 
+@pytest.mark.slow  # Otter in a process of its own; no sandbox: Otter mode has none
 def test_otter_check_passes_correct_answers(tests_dir, tmp_path, kernel_env):
     source = "\n".join(
         (EXAMPLES / name).read_text()
@@ -163,6 +164,7 @@ def test_otter_check_passes_correct_answers(tests_dir, tmp_path, kernel_env):
     assert otter_check(tests_dir, tmp_path, source, kernel_env).strip() == "All tests passed!"
 
 
+@pytest.mark.slow  # Otter in a process of its own; no sandbox: Otter mode has none
 def test_otter_check_shows_our_feedback_per_failing_check(tests_dir, tmp_path, kernel_env):
     source = "\n".join(
         [
@@ -190,6 +192,7 @@ def test_otter_check_shows_our_feedback_per_failing_check(tests_dir, tmp_path, k
     assert "PSP is not defined" in results["psp_charge", "PSP"]
 
 
+@pytest.mark.slow  # Otter in a process of its own; no sandbox: Otter mode has none
 def test_without_the_toolkit_each_case_fails_with_what_to_install(tests_dir, tmp_path, kernel_env):
     # A `graders` that cannot be imported, first on the path: the toolkit is not installed.
     hiding = tmp_path / "hiding" / "graders"
@@ -208,6 +211,7 @@ def test_without_the_toolkit_each_case_fails_with_what_to_install(tests_dir, tmp
 # --- grader.check in a notebook -----------------------------------------------------------
 
 
+@pytest.mark.slow  # Otter in a process of its own; no sandbox: Otter mode has none
 def test_grader_check_in_a_notebook_shows_pass_then_our_feedback(tests_dir, tmp_path, kernel_env):
     cells = [
         f"import otter\ngrader = otter.Notebook(tests_dir={str(tests_dir)!r})",

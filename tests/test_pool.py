@@ -122,6 +122,7 @@ ORDINARY_JOBS = [
 ]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("number", range(len(ORDINARY_JOBS)))
 def test_a_pooled_job_gives_the_outcome_of_a_one_off_run(pool: Pool, number: int) -> None:
     job = ORDINARY_JOBS[number]
@@ -129,6 +130,7 @@ def test_a_pooled_job_gives_the_outcome_of_a_one_off_run(pool: Pool, number: int
     assert comparable(pooled) == comparable(sandbox.run(job, LIMITS, require_isolation=True))
 
 
+@pytest.mark.sandbox
 def test_the_tutorials_libraries_work_in_a_pooled_job_as_in_a_one_off_run() -> None:
     # Imported by the zygote, in a home each job then covers with its own.
     job = make_job(
@@ -174,6 +176,7 @@ def test_a_package_failing_halfway_through_its_import_is_forgotten(
     assert not any(name.startswith("halfway") for name in sys.modules)
 
 
+@pytest.mark.sandbox
 def test_sysctls_are_read_only_pooled_or_not(pool: Pool) -> None:
     # uid 0 inside is the host's uid 0, which is all most sysctls ask of a writer.
     job = make_job(
@@ -195,6 +198,7 @@ def test_sysctls_are_read_only_pooled_or_not(pool: Pool) -> None:
     assert values(sandbox.run(job, LIMITS, require_isolation=True)) == read_only
 
 
+@pytest.mark.sandbox
 def test_concurrent_jobs_each_get_their_own_values_and_output(pool: Pool) -> None:
     def grade(number: int) -> tuple[object, str]:
         job = make_job(f"import time\ntime.sleep(0.02)\nx = {number}\nprint(x)", names=("x",))
@@ -206,12 +210,14 @@ def test_concurrent_jobs_each_get_their_own_values_and_output(pool: Pool) -> Non
     assert got == [(number, f"{number}\n") for number in range(20)]
 
 
+@pytest.mark.sandbox
 def test_a_run_closed_unused_gives_its_worker_back(plain_pool: Pool) -> None:
     plain_pool.start().close()
     outcome = plain_pool.start().submit(make_job("x = 1", names=("x",)))
     assert values(outcome) == {"x": 1}
 
 
+@pytest.mark.sandbox
 def test_grading_through_the_pool_matches_grading_alone(pool: Pool) -> None:
     product = spec.find("product_rule_alpha")
     for example in ("product_rule_correct.py", "product_rule_chain_rule_forgotten.py"):
@@ -259,6 +265,7 @@ if {keyring!r}:
 """
 
 
+@pytest.mark.sandbox
 def test_nothing_of_a_job_reaches_the_next() -> None:
     marker = f"pool-sleeper-{uuid.uuid4().hex}"
     # One worker: both jobs come from the same zygote, which has imported matplotlib.
@@ -293,6 +300,7 @@ def test_nothing_of_a_job_reaches_the_next() -> None:
     assert processes_with(marker) == []
 
 
+@pytest.mark.sandbox
 def test_a_hard_timeout_kills_that_job_only_and_the_pool_goes_on() -> None:
     marker = f"pool-sleeper-{uuid.uuid4().hex}"
     with isolated_pool(2, RunLimits(cell_seconds=1.0, total_seconds=1.5)) as timed:
@@ -314,6 +322,7 @@ def test_a_hard_timeout_kills_that_job_only_and_the_pool_goes_on() -> None:
     assert values(after) == {"x": 2}
 
 
+@pytest.mark.sandbox
 def test_memory_hogs_and_fork_bombs_are_contained(pool: Pool) -> None:
     marker = f"pool-bomb-{uuid.uuid4().hex}"
     bomb = fork_bomb(marker)
@@ -328,6 +337,7 @@ def test_memory_hogs_and_fork_bombs_are_contained(pool: Pool) -> None:
     assert (normal.termination, values(normal)) == ("finished", {"x": 0})
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     "attack",
     [
@@ -345,6 +355,7 @@ def test_a_job_that_kills_what_it_can_ends_only_itself(pool: Pool, attack: str) 
     assert (next_job.termination, values(next_job)) == ("finished", {"x": 2})
 
 
+@pytest.mark.sandbox
 def test_garbage_and_forged_messages_spoil_only_their_own_job(pool: Pool) -> None:
     forger = make_job(
         "x = 1",
@@ -370,6 +381,7 @@ def test_garbage_and_forged_messages_spoil_only_their_own_job(pool: Pool) -> Non
     assert values(forged) == {"x": 1}
 
 
+@pytest.mark.sandbox
 def test_a_worker_killed_from_outside_is_replaced() -> None:
     others = _descendants(os.getpid())
     with isolated_pool(1) as alone:
@@ -393,6 +405,7 @@ def _is_zygote(pid: int) -> bool:
     return b"--zygote" in arguments and not arguments[0].endswith(b"bwrap")
 
 
+@pytest.mark.sandbox
 def test_where_no_zygote_can_confine_jobs_each_starts_cold(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -405,6 +418,7 @@ def test_where_no_zygote_can_confine_jobs_each_starts_cold(
     assert (outcome.isolation, values(outcome)) == ("bubblewrap", {"x": "/scratch"})
 
 
+@pytest.mark.sandbox
 def test_jobs_leave_no_descriptor_behind(pool: Pool) -> None:
     job = make_job("print('out')\nx = 1", names=("x",))
     pool.start().submit(job)
@@ -415,6 +429,7 @@ def test_jobs_leave_no_descriptor_behind(pool: Pool) -> None:
     assert len(os.listdir("/proc/self/fd")) == held
 
 
+@pytest.mark.sandbox
 def test_close_leaves_no_process_and_no_cgroup() -> None:
     def cgroups() -> set[Path]:
         return set(Path("/sys/fs/cgroup/pids").glob(f"graders-sandbox-{os.getpid()}-*"))
@@ -468,6 +483,7 @@ def _processes() -> dict[int, tuple[str, int]]:
 # --- without bubblewrap -----------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_a_plain_pool_runs_jobs_and_replaces_a_killed_worker(plain_pool: Pool) -> None:
     first = plain_pool.start().submit(make_job("x = np.arange(2)", names=("x",)))
     killer = plain_pool.start().submit(
@@ -480,6 +496,7 @@ def test_a_plain_pool_runs_jobs_and_replaces_a_killed_worker(plain_pool: Pool) -
     assert (after.termination, values(after)) == ("finished", {"x": []})
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("ending", ["finished", "timeout"])
 def test_a_plain_pool_leaves_no_descendant_of_a_job(ending: str) -> None:
     marker = f"pool-sleeper-{uuid.uuid4().hex}"
@@ -498,6 +515,7 @@ def test_isolation_can_be_required_of_a_pool(monkeypatch: pytest.MonkeyPatch) ->
         Pool(1, LIMITS, require_isolation=True)
 
 
+@pytest.mark.sandbox
 def test_without_zygotes_each_job_starts_cold(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(pool_module, "_zygotes_work", lambda: False)
     with Pool(2, LIMITS) as cold:
@@ -505,6 +523,7 @@ def test_without_zygotes_each_job_starts_cold(monkeypatch: pytest.MonkeyPatch) -
     assert values(outcome) == {"x": 1}
 
 
+@pytest.mark.sandbox
 def test_threads_waiting_for_a_worker_are_released_by_close() -> None:
     busy = plain_pool_of(1)
     held = busy.start()
@@ -532,6 +551,7 @@ file_size = resource.getrlimit(resource.RLIMIT_FSIZE)[0] // 2**20
 """
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("isolation", ["bubblewrap", "process"])
 def test_jobs_of_different_limits_share_the_workers(isolation: str) -> None:
     make_pool = isolated_pool if isolation == "bubblewrap" else plain_pool_of

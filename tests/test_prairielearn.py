@@ -178,6 +178,7 @@ def test_an_export_that_cannot_be_made_exits_2_with_one_line(
 # --- grading ------------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_a_correct_upload_gets_full_marks(product_export: Path, tmp_path: Path) -> None:
     results = grade(product_export, tmp_path, {"answer.py": EXAMPLES / "product_rule_correct.py"})
     assert results["gradable"] is True and results["score"] == 1.0
@@ -189,6 +190,7 @@ def test_a_correct_upload_gets_full_marks(product_export: Path, tmp_path: Path) 
     assert "Graded answer.py." in results["message"]
 
 
+@pytest.mark.sandbox
 def test_a_wrong_upload_gets_partial_credit_and_says_what_is_wrong(
     product_export: Path, tmp_path: Path
 ) -> None:
@@ -202,6 +204,7 @@ def test_a_wrong_upload_gets_partial_credit_and_says_what_is_wrong(
     assert "1 of 3 checks passed." in results["message"]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("source", "score", "explanation"),
     [
@@ -219,6 +222,7 @@ def test_code_that_fails_is_graded_with_an_explanation(
     assert explanation in results["message"]
 
 
+@pytest.mark.sandbox
 def test_nothing_uploaded_is_not_gradable_and_costs_no_attempt(
     product_export: Path, tmp_path: Path
 ) -> None:
@@ -231,6 +235,7 @@ def test_nothing_uploaded_is_not_gradable_and_costs_no_attempt(
     )
 
 
+@pytest.mark.sandbox
 def test_a_hostile_upload_reaches_nothing_and_leaks_no_reference(
     product_export: Path, tmp_path: Path
 ) -> None:
@@ -246,6 +251,7 @@ def test_a_hostile_upload_reaches_nothing_and_leaks_no_reference(
             assert line.strip() not in text
 
 
+@pytest.mark.sandbox
 def test_a_hostile_upload_of_guesses_is_not_gradable_and_does_not_tell_which_was_right(
     two_export: Path, tmp_path: Path
 ) -> None:
@@ -258,6 +264,7 @@ def test_a_hostile_upload_of_guesses_is_not_gradable_and_does_not_tell_which_was
     assert with_right == all_wrong
 
 
+@pytest.mark.sandbox
 def test_unreadable_names_and_text_and_a_huge_file_still_get_valid_results(
     two_export: Path, tmp_path: Path
 ) -> None:
@@ -268,6 +275,7 @@ def test_unreadable_names_and_text_and_a_huge_file_still_get_valid_results(
     assert "raised UnicodeEncodeError" in results["message"]
 
 
+@pytest.mark.sandbox
 def test_the_exercise_comes_from_params_and_a_typed_answer_is_graded(
     two_export: Path, tmp_path: Path
 ) -> None:
@@ -277,6 +285,7 @@ def test_the_exercise_comes_from_params_and_a_typed_answer_is_graded(
     assert points(results) == {"chain_rule: dr_da": (1, 1)}
 
 
+@pytest.mark.sandbox
 def test_two_files_each_serve_what_they_answer(two_export: Path, tmp_path: Path) -> None:
     uploads = {
         "answer.py": EXAMPLES / "product_rule_correct.py",
@@ -288,6 +297,7 @@ def test_two_files_each_serve_what_they_answer(two_export: Path, tmp_path: Path)
     assert "Ignored answer.txt: a .txt holds a typed formula" in results["message"]
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -304,6 +314,7 @@ def test_a_question_naming_no_known_exercise_is_not_gradable(
     assert message in results["message"] and "not with your work" in results["message"]
 
 
+@pytest.mark.sandbox
 def test_results_are_written_even_when_python_cannot_start(
     product_export: Path, tmp_path: Path
 ) -> None:

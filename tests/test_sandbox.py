@@ -103,6 +103,7 @@ def processes_with(marker: str, wait: float = 2.0) -> list[int]:
 # --- isolation: each promise ------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_no_network_not_even_the_hosts_loopback(bwrap: None) -> None:
     with socket.create_server(("127.0.0.1", 0)) as listener:
         port = listener.getsockname()[1]
@@ -133,6 +134,7 @@ def test_no_network_not_even_the_hosts_loopback(bwrap: None) -> None:
     assert set(values(outcome)) == {"loopback", "dns", "public"}
 
 
+@pytest.mark.sandbox
 def test_files_outside_the_scratch_cannot_be_read_or_written(bwrap: None, tmp_path: Path) -> None:
     other = tmp_path / "other_submission.py"
     other.write_text("answer = 42\n")
@@ -175,6 +177,7 @@ def test_files_outside_the_scratch_cannot_be_read_or_written(bwrap: None, tmp_pa
     assert not any(os.path.exists(target) for target in targets)
 
 
+@pytest.mark.sandbox
 def test_the_graders_tree_is_invisible(bwrap: None, tmp_path: Path) -> None:
     marker = tmp_path / "grader_only.yaml"  # stands in for the specs and solutions
     marker.write_text("secret: 1\n")
@@ -203,6 +206,7 @@ def test_the_graders_tree_is_invisible(bwrap: None, tmp_path: Path) -> None:
     assert set(values(outcome)["listing"]) <= path_down_to_python(GRADER_ROOT)
 
 
+@pytest.mark.sandbox
 def test_grader_files_inside_a_bound_directory_are_masked(
     bwrap: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -224,6 +228,7 @@ def test_grader_files_inside_a_bound_directory_are_masked(
     assert values(outcome)["x"].tolist() == [0, 1]
 
 
+@pytest.mark.sandbox
 def test_environment_is_scrubbed_and_namespaces_are_new(
     bwrap: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -249,6 +254,7 @@ def test_environment_is_scrubbed_and_namespaces_are_new(
     assert got["visible_pids"] < 5  # a pid namespace of its own: bwrap's init and python
 
 
+@pytest.mark.sandbox
 def test_a_cell_over_its_soft_limit_times_out_and_the_next_still_runs(bwrap: None) -> None:
     outcome = isolated(
         make_job("x = 1", "while True:\n    pass", "y = 2", names=("x", "y")),
@@ -264,6 +270,7 @@ def test_a_cell_over_its_soft_limit_times_out_and_the_next_still_runs(bwrap: Non
 STUBBORN = "import signal, time\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\ntime.sleep(1000)"
 
 
+@pytest.mark.sandbox
 def test_code_that_ignores_the_soft_limit_is_killed_at_the_hard_one(bwrap: None) -> None:
     began = time.monotonic()
     outcome = isolated(
@@ -292,6 +299,7 @@ running = sum(MARK.encode() in open(f"/proc/{{p}}/cmdline", "rb").read()
 """
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("ending", ["finished", "timeout"])
 def test_descendants_do_not_outlive_the_run(bwrap: None, ending: str) -> None:
     marker = f"sandbox-sleeper-{uuid.uuid4().hex}"
@@ -302,6 +310,7 @@ def test_descendants_do_not_outlive_the_run(bwrap: None, ending: str) -> None:
     assert processes_with(marker) == []
 
 
+@pytest.mark.sandbox
 def test_running_out_of_memory_is_reported_and_earlier_snapshots_kept(bwrap: None) -> None:
     outcome = isolated(
         make_job("x = np.arange(3)", "big = np.ones(4 * 2**30 // 8)", "y = 1", names=("x", "y")),
@@ -327,6 +336,7 @@ def fork_bomb(marker: str) -> str:
     """
 
 
+@pytest.mark.sandbox
 def test_a_fork_bomb_is_contained(bwrap: None) -> None:
     marker = f"sandbox-bomb-{uuid.uuid4().hex}"
     bomb = fork_bomb(marker)
@@ -339,6 +349,7 @@ def test_a_fork_bomb_is_contained(bwrap: None) -> None:
     assert processes_with(marker) == []
 
 
+@pytest.mark.sandbox
 def test_file_size_and_scratch_size_are_bounded(bwrap: None) -> None:
     outcome = isolated(
         make_job(
@@ -368,6 +379,7 @@ def test_file_size_and_scratch_size_are_bounded(bwrap: None) -> None:
     assert code == errno.ENOSPC and number <= 6  # the scratch holds 4 x 2 MB
 
 
+@pytest.mark.sandbox
 def test_printing_forever_stops_the_run_and_keeps_a_prefix(bwrap: None) -> None:
     outcome = isolated(
         make_job("x = 1", "while True:\n    print('y' * 100)", names=("x",)),
@@ -379,6 +391,7 @@ def test_printing_forever_stops_the_run_and_keeps_a_prefix(bwrap: None) -> None:
     assert values(outcome) == {"x": 1}
 
 
+@pytest.mark.sandbox
 def test_a_result_printed_by_the_student_is_only_output(bwrap: None) -> None:
     fake = json.dumps(
         {
@@ -408,6 +421,7 @@ def test_a_result_printed_by_the_student_is_only_output(bwrap: None) -> None:
     assert fake in outcome.stdout
 
 
+@pytest.mark.sandbox
 def test_rigged_objects_cross_as_opaque_or_as_their_plain_data(bwrap: None) -> None:
     outcome = isolated(
         make_job(
@@ -444,6 +458,7 @@ def test_rigged_objects_cross_as_opaque_or_as_their_plain_data(bwrap: None) -> N
     assert type(got["sub"]) is np.ndarray and got["sub"].tolist() == [0.0, 1.0, 2.0]
 
 
+@pytest.mark.sandbox
 def test_garbage_on_every_descriptor_gives_at_worst_a_channel_error(bwrap: None) -> None:
     outcome = isolated(
         make_job(
@@ -464,6 +479,7 @@ def test_garbage_on_every_descriptor_gives_at_worst_a_channel_error(bwrap: None)
     assert values(outcome)["x"] == 1
 
 
+@pytest.mark.sandbox
 def test_a_malformed_message_on_the_channel_is_a_channel_error(bwrap: None) -> None:
     outcome = isolated(
         make_job(
@@ -479,6 +495,7 @@ def test_a_malformed_message_on_the_channel_is_a_channel_error(bwrap: None) -> N
 # --- the fallback ---------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_fallback_runs_a_plain_process(fallback: None) -> None:
     outcome = run(make_job("x = np.arange(3)", names=("x",)), FAST)
     assert outcome.isolation == "process"
@@ -486,6 +503,7 @@ def test_fallback_runs_a_plain_process(fallback: None) -> None:
     assert values(outcome)["x"].tolist() == [0, 1, 2]
 
 
+@pytest.mark.sandbox
 def test_fallback_enforces_the_time_limits(fallback: None) -> None:
     marker = f"sandbox-sleeper-{uuid.uuid4().hex}"
     outcome = run(
@@ -503,6 +521,7 @@ def test_isolation_can_be_required(fallback: None) -> None:
         start(FAST, require_isolation=True)
 
 
+@pytest.mark.sandbox
 def test_an_unused_run_can_be_closed() -> None:
     started = start(FAST)
     started.close()
@@ -514,6 +533,7 @@ def test_an_unused_run_can_be_closed() -> None:
 # --- cells and what they report --------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_an_erroring_cell_does_not_stop_the_next() -> None:
     outcome = run(make_job("x = 1 / 0", "y = 2", names=("y",)), FAST)
     assert statuses(outcome) == ["error", "ok"]
@@ -523,6 +543,7 @@ def test_an_erroring_cell_does_not_stop_the_next() -> None:
     assert values(outcome) == {"y": 2}
 
 
+@pytest.mark.sandbox
 def test_exits_are_errors_or_end_the_run() -> None:
     outcome = run(
         make_job(
@@ -541,6 +562,7 @@ def test_exits_are_errors_or_end_the_run() -> None:
     assert values(outcome) == {"x": 1, "y": 2}
 
 
+@pytest.mark.sandbox
 def test_reports_carry_the_static_names_and_the_raise_line() -> None:
     cell = "t = np.arange(3)\nraise NotImplementedError('fill in')\ndt = t[1] - t[0]\n"
     outcome = run(make_job(cell, names=("dt",)), FAST)
@@ -551,6 +573,7 @@ def test_reports_carry_the_static_names_and_the_raise_line() -> None:
     assert values(outcome) == {}  # dt was never bound
 
 
+@pytest.mark.sandbox
 def test_line_numbers_point_at_the_students_own_line() -> None:
     outcome = run(
         make_job(
@@ -576,6 +599,7 @@ def test_line_numbers_point_at_the_students_own_line() -> None:
 # --- values ---------------------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 def test_values_cross_as_plain_data() -> None:
     outcome = run(
         make_job(
@@ -637,6 +661,7 @@ def test_values_cross_as_plain_data() -> None:
     assert "never_bound" not in got
 
 
+@pytest.mark.sandbox
 def test_sympy_objects_cross_as_text() -> None:
     outcome = run(
         make_job(
@@ -653,6 +678,7 @@ def test_sympy_objects_cross_as_text() -> None:
     }
 
 
+@pytest.mark.sandbox
 def test_lazy_matplotlib_works_headless() -> None:
     outcome = run(
         make_job(
@@ -667,6 +693,7 @@ def test_lazy_matplotlib_works_headless() -> None:
     assert values(outcome) == {"drawn": 1}
 
 
+@pytest.mark.sandbox
 def test_calls_get_fresh_arrays_and_return_tuples() -> None:
     function = """
     def f(t, scale, flags, n):
@@ -683,6 +710,7 @@ def test_calls_get_fresh_arrays_and_return_tuples() -> None:
     assert outcome.snapshots["ex"].after_cell == 0
 
 
+@pytest.mark.sandbox
 def test_failing_calls_report_the_students_line() -> None:
     cells = (
         "def g(x):\n    y = x + 1\n    return y / 0\n",

@@ -62,6 +62,7 @@ def test_an_option_followed_by_another_option_still_lacks_its_value(capsys):
 # --- a reader that goes away ---------------------------------------------------------------
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize(
     ("words", "status"),
     [(["list"], 0), (["check", "chain_rule", "--answer", "4a^3", "--report", "r.json"], 1)],
@@ -95,6 +96,7 @@ def hostile_hand_in(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.sandbox
 @pytest.mark.parametrize("output", [[], ["--json"]])
 def test_hostile_message_output_and_name_do_not_reach_the_terminal(hostile_hand_in, output):
     completed = run_cli("check", "product_rule_alpha", str(hostile_hand_in), *output)
@@ -109,6 +111,7 @@ def test_hostile_message_output_and_name_do_not_reach_the_terminal(hostile_hand_
         assert "st\ufffd]0;pwned\ufffd\ufffd[2J\ufffdudent.py" in completed.stdout
 
 
+@pytest.mark.sandbox
 def test_hostile_name_does_not_reach_the_terminal_through_the_one_line_error(tmp_path):
     notebook = tmp_path / f"{HOSTILE_NAME[:-3]}.ipynb"
     notebook.write_text('{"cells": [', encoding="utf-8")
@@ -118,6 +121,7 @@ def test_hostile_name_does_not_reach_the_terminal_through_the_one_line_error(tmp
     assert_safe(completed.stdout, completed.stderr)
 
 
+@pytest.mark.sandbox
 def test_hostile_names_do_not_reach_the_terminal_through_batch_lines(tmp_path, hostile_hand_in):
     students = tmp_path / "students"
     too_deep = students / HOSTILE_NAME[:-3] / "/".join("d" * 13)

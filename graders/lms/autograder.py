@@ -14,7 +14,6 @@ with the grader only: the sandbox never mounts them, so student code cannot read
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -28,13 +27,18 @@ from pathlib import Path
 from typing import Any
 
 from .. import engine
-from ..assignments import AssignmentError, exercises_for
-from ..cli import CommandError
-from ..reference import ReferenceError, reference_cases
+from ..assignments import exercises_for
+from ..errors import (
+    MESSAGE_ERRORS,
+    AssignmentError,
+    CommandError,
+    ReferenceError,
+    SubmissionError,
+)
+from ..reference import reference_cases
 from ..results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
-from ..sandbox import SandboxUnavailable
-from ..spec import Spec, SpecError, load_specs
-from ..submission import SubmissionError, load
+from ..spec import Spec, load_specs
+from ..submission import load
 
 # What a student may upload; a notebook is the whole tutorial, so it wins over loose files.
 NOTEBOOK, CODE, ANSWER = ".ipynb", ".py", ".txt"
@@ -48,17 +52,6 @@ MAX_TEXT = 20_000
 ALLOW_UNISOLATED = "GRADERS_ALLOW_UNISOLATED"
 
 
-class ConfigurationError(Exception):
-    """The platform's side of the setup is wrong (say, a question naming no exercise)."""
-
-
-_KNOWN_FAILURES = (
-    ConfigurationError,
-    SpecError,
-    ReferenceError,
-    SandboxUnavailable,
-    engine.SetupError,
-)
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip entries: the same export gives the same bytes
 
 
@@ -109,7 +102,7 @@ def grade_upload(folder: Path, specs: Sequence[Spec]) -> Grading:
 
 def failed(specs: Sequence[Spec], exc: Exception) -> Grading:
     """The autograder could not grade: every check at 0, the reason for the instructor."""
-    known = isinstance(exc, _KNOWN_FAILURES)
+    known = isinstance(exc, MESSAGE_ERRORS)
     reason = str(exc) if known else f"{type(exc).__name__}: {exc}"
     message = (
         f"The autograder could not grade this submission: {reason}. This is a problem "
@@ -423,12 +416,12 @@ def write_json(data: dict[str, Any], path: Path) -> None:
 # --- export ---------------------------------------------------------------------------------
 
 
-def selected_specs(args: argparse.Namespace) -> list[Spec]:
-    """The exercises the export covers, each proved to have a working reference now,
-    rather than failing for every student later."""
-    specs = load_specs(args.course, args.exercise)
+def selected_specs(course: Path, exercise_ids: Sequence[str]) -> list[Spec]:
+    """The exercises the export covers (all when none are named), each proved to have a
+    working reference now, rather than failing for every student later."""
+    specs = load_specs(course, exercise_ids)
     if not specs:
-        raise CommandError(f"{args.course}: there are no exercises to export")
+        raise CommandError(f"{course}: there are no exercises to export")
     for spec in specs:
         try:
             reference_cases(spec)

@@ -10,7 +10,6 @@ Gradescope's "Autograder Specifications": one test per check, the total as ``sco
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -19,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from ..cli import CommandError
+from ..errors import EXIT_OK
 from ..report import number
 from . import autograder
 
@@ -81,19 +80,19 @@ class Options:
     total_only: bool = False  # no check appears, only the total
 
 
-def export(args: argparse.Namespace) -> int:
-    if args.hidden_until_due and args.total_only:
-        raise CommandError("--total-only already hides every check: drop --hidden-until-due")
-    specs = autograder.selected_specs(args)
-    options = Options(hidden_until_due=args.hidden_until_due, total_only=args.total_only)
+def export(
+    out: Path, course: Path, exercise_ids: Sequence[str] = (), options: Options = Options()
+) -> int:
+    """Write the autograder zip for the exercises named (all when none are) to ``out``."""
+    specs = autograder.selected_specs(course, exercise_ids)
     files = autograder.bundle(specs)
     files["setup.sh"] = SETUP.encode()
     files["run_autograder"] = RUN_AUTOGRADER.encode()
     files[CONFIG] = (json.dumps(asdict(options), indent=2) + "\n").encode()
-    autograder.write_zip(files, {"setup.sh", "run_autograder"}, args.out)
+    autograder.write_zip(files, {"setup.sh", "run_autograder"}, out)
     ids = ", ".join(spec.id for spec in specs)
-    print(f"wrote {args.out}: a Gradescope autograder for {ids} (upload it as the zip file)")
-    return 0
+    print(f"wrote {out}: a Gradescope autograder for {ids} (upload it as the zip file)")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str]) -> int:

@@ -36,25 +36,25 @@ Requirements and trade-offs of Otter's model:
 
 from __future__ import annotations
 
-import argparse
 import copy
 import linecache
 import textwrap
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from graders import engine
-from graders import spec as specs_module
-from graders.checks import compare_check
-from graders.checks.function import compare_outputs
-from graders.reference import ReferenceCase, reference_cases
-from graders.results import Comparison
-from graders.sandbox.child import deepest_student_frame, summary, type_name, wire_dtype
-from graders.spec import Check, Spec
-from graders.values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
+from .. import engine
+from .. import spec as specs_module
+from ..checks import compare_check
+from ..checks.function import compare_outputs
+from ..errors import EXIT_OK, CommandError
+from ..reference import ReferenceCase, reference_cases
+from ..results import Comparison
+from ..sandbox.child import deepest_student_frame, summary, type_name, wire_dtype
+from ..spec import Check, Spec
+from ..values import PLACEHOLDER, CallFailure, Opaque, SymbolicText
 
 # Said in the generated files, by the export command and in the README.
 SELF_CHECK_ONLY = (
@@ -106,29 +106,27 @@ def test_{check}(env):
 """
 
 
-def export(args: argparse.Namespace) -> int:
-    """Write ``args.out/<id>.py`` for the chosen exercises (all when ``args.exercise`` is empty).
+def export(out: Path, course: Path, exercise_ids: Sequence[str] = ()) -> int:
+    """Write ``out/<id>.py`` for the exercises named (all when none are).
 
     Unknown exercises and broken references are refused before anything is written.
     """
-    from graders.cli import CommandError  # the command layer imports this module, not back
-
-    course = Path(args.course).resolve()
-    specs = specs_module.load_specs(course, args.exercise)
+    course = course.resolve()
+    specs = specs_module.load_specs(course, exercise_ids)
     for spec in specs:
         reference_cases(spec)  # a broken reference fails here, not in every student's check
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
         for spec in specs:
-            path = args.out / f"{spec.id}.py"
+            path = out / f"{spec.id}.py"
             path.write_text(render_test_file(spec, course), encoding="utf-8")
     except OSError as exc:
         reason = exc.strerror or exc
-        raise CommandError(f"cannot write Otter tests to {args.out}: {reason}") from None
+        raise CommandError(f"cannot write Otter tests to {out}: {reason}") from None
     names = ", ".join(f"{spec.id}.py" for spec in specs)
-    print(f"Wrote Otter tests to {args.out}: {names}")
+    print(f"Wrote Otter tests to {out}: {names}")
     print(SELF_CHECK_ONLY)
-    return 0
+    return EXIT_OK
 
 
 def render_test_file(spec: Spec, course: Path) -> str:

@@ -14,7 +14,6 @@ ROOT/results/results.json: ``score`` as a fraction, one test per check.
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
 import shlex
@@ -26,7 +25,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..cli import CommandError
+from ..errors import EXIT_OK, CommandError, ConfigurationError
 from ..spec import Spec, spec_paths
 from . import autograder
 
@@ -62,13 +61,9 @@ exit 0
 """
 
 
-def export(args: argparse.Namespace) -> int:
-    if args.hidden_until_due or args.total_only:
-        raise CommandError(
-            "--hidden-until-due and --total-only are Gradescope options; PrairieLearn shows "
-            "a hidden check's outcome only"
-        )
-    specs = autograder.selected_specs(args)
+def export(out: Path, course: Path, exercise_ids: Sequence[str] = ()) -> int:
+    """Write the external grader for the exercises named (all when none are) to ``out``."""
+    specs = autograder.selected_specs(course, exercise_ids)
     files = autograder.bundle(specs)
     files["entrypoint"] = ENTRYPOINT_SCRIPT.encode()
     files["README.md"] = _readme(specs).encode()
@@ -78,11 +73,11 @@ def export(args: argparse.Namespace) -> int:
         files[f"{folder}/info.json"] = (json.dumps(_info(spec), indent=2) + "\n").encode()
         files[f"{folder}/question.html"] = _question_html(spec).encode()
         files[f"{folder}/server.py"] = _server_py(spec).encode()
-    _clear(args.out)
-    autograder.write_tree(files, {"entrypoint"}, args.out)
+    _clear(out)
+    autograder.write_tree(files, {"entrypoint"}, out)
     ids = ", ".join(spec.id for spec in specs)
-    print(f"wrote {args.out}: a PrairieLearn external grader for {ids} (see its README.md)")
-    return 0
+    print(f"wrote {out}: a PrairieLearn external grader for {ids} (see its README.md)")
+    return EXIT_OK
 
 
 def main(argv: Sequence[str]) -> int:
@@ -137,12 +132,12 @@ def _chosen(data_path: Path, course: Path) -> list[str]:
         try:
             params = json.loads(data_path.read_text(encoding="utf-8")).get("params") or {}
         except (ValueError, AttributeError):
-            raise autograder.ConfigurationError(f"{data_path.name} is not a JSON object") from None
+            raise ConfigurationError(f"{data_path.name} is not a JSON object") from None
     chosen = params.get("exercise") if isinstance(params, dict) else None
     if chosen is None and len(bundled) == 1:
         return bundled
     if not isinstance(chosen, str):
-        raise autograder.ConfigurationError(
+        raise ConfigurationError(
             "the question does not say which exercise it grades: its server.py must set "
             f"data['params']['exercise'] to one of {', '.join(bundled)}"
         )
