@@ -348,19 +348,19 @@ def _limit_overrides(args: argparse.Namespace) -> LimitOverrides:
 
 
 def _show(result: SubmissionResult, args: argparse.Namespace) -> None:
-    from . import report
+    from . import reports
 
     if args.json:
         # The text report shows notices at its top; JSON readers get them once on stderr.
         for notice in result.notices:
             print(f"warning: {one_line(notice)}", file=sys.stderr)
-        print(report.to_json(result))
+        print(reports.to_json(result))
     else:
         color = sys.stdout.isatty() and "NO_COLOR" not in os.environ
-        print(report.to_text(result, color=color))
+        print(reports.to_text(result, color=color))
     if args.report is not None:
         try:
-            report.write(result, args.report)
+            reports.write(result, args.report)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
         except OSError as exc:

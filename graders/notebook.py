@@ -23,7 +23,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import engine, report
+from . import engine, reports
 from .assignments import exercises_for
 from .results import SubmissionResult
 from .source_analysis import assigned_names, parse
@@ -74,10 +74,10 @@ class Feedback:
         self._shown_in: int | None = None  # the execution count of the cell that showed it
 
     def _repr_html_(self) -> str:
-        return _fragment(report.to_html(self.result))
+        return _fragment(reports.to_html(self.result))
 
     def __repr__(self) -> str:
-        return report.to_text(self.result, color=False)
+        return reports.to_text(self.result, color=False)
 
     def show(self) -> None:
         """Show the report now: rich output in IPython, printed text elsewhere."""

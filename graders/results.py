@@ -33,7 +33,7 @@ class Curve:
     """The numbers behind a picture of one comparison: the student's values against the
     expected ones over x (for a function check, one curve per call).
 
-    A long comparison is kept as the points a plot draws (graders.compare.MAX_CURVE_POINTS
+    A long comparison is kept as the points a plot draws (graders.checks.numeric.MAX_CURVE_POINTS
     evenly spread, and as many of the differing points), so that evidence stays small
     whatever the student handed in; the counts describe the whole comparison.
     """

@@ -15,7 +15,7 @@ from graders import sandbox
     [
         (["/usr/bin/bwrap", "--unshare-all", "--", "python3", "-I", "/sandbox/child.py"], True),
         (["/usr/bin/bwrap", "--unshare-all", "--", "/usr/bin/true"], False),  # the probe
-        ([sys.executable, "-I", "-B", str(PACKAGE / "sandbox_child.py"), "3", "{}"], True),
+        ([sys.executable, "-I", "-B", str(PACKAGE / "sandbox" / "child.py"), "3", "{}"], True),
         ([sys.executable, str(REPO / "grade.py"), "check", "chain_rule", "--answer", "x"], True),
         ([sys.executable, "grade.py", "--course", "c", "validate"], True),
         ([sys.executable, "grade.py", "--course=c", "batch", "in", "--out", "out"], True),

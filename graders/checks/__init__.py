@@ -39,11 +39,11 @@ from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from graders.results import Comparison
+from ..results import Comparison
 
 if TYPE_CHECKING:
-    from graders.reference import ReferenceCase
-    from graders.spec import Check, Mistake, Spec
+    from ..reference import ReferenceCase
+    from ..spec import Check, Mistake, Spec
 
 
 class Compare(StrEnum):

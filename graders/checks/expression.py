@@ -15,13 +15,13 @@ from typing import Any
 
 import numpy as np
 
-from graders.checks import CheckKind, Compare, register, relations
-from graders.checks.relations import Relation, Tolerance
-from graders.formula import MAX_LENGTH, ExpressionError, body_span, evaluate, parse, render
-from graders.reference import ReferenceCase
-from graders.results import Comparison
-from graders.spec import Check, Mistake, Spec
-from graders.values import CallFailure, Opaque, Placeholder, SymbolicText
+from ..formula import MAX_LENGTH, ExpressionError, body_span, evaluate, parse, render
+from ..reference import ReferenceCase
+from ..results import Comparison
+from ..spec import Check, Mistake, Spec
+from ..values import CallFailure, Opaque, Placeholder, SymbolicText
+from . import CheckKind, Compare, register, relations
+from .relations import Relation, Tolerance
 
 
 @dataclass(frozen=True)

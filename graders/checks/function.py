@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from graders.checks import compare_check
-from graders.reference import ReferenceCase
-from graders.results import Comparison
-from graders.spec import Check, Spec
-from graders.values import CallFailure
+from ..reference import ReferenceCase
+from ..results import Comparison
+from ..spec import Check, Spec
+from ..values import CallFailure
+from . import compare_check
 
 
 def compare_outputs(

@@ -18,11 +18,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from graders import reference, results, values
-from graders.checks import CheckKind, Compare, function, register, relations
-from graders.checks.relations import Relation, Tolerance
-from graders.reference import ReferenceCase
-from graders.spec import Check, Mistake, Spec
+from .. import reference, results, values
+from ..reference import ReferenceCase
+from ..spec import Check, Mistake, Spec
+from . import CheckKind, Compare, function, register, relations
+from .relations import Relation, Tolerance
 
 _NO_FEEDBACK: Mapping[str, str] = MappingProxyType({})
 _DEFAULT_TOLERANCE = Tolerance()

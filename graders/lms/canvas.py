@@ -24,13 +24,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.handins import Entry, HandIn, Keys, choose
-from graders.records import StudentRecord
-from graders.reports.gradebook_csv import write_rows
-from graders.reports.student_page import student_html
-from graders.reports.totals import max_points, points, total
-from graders.reports.view import number
-from graders.spec import Spec
+from ..handins import Entry, HandIn, Keys, choose
+from ..records import StudentRecord
+from ..reports.gradebook_csv import write_rows
+from ..reports.student_page import student_html
+from ..reports.totals import max_points, points, total
+from ..reports.view import number
+from ..spec import Spec
 
 # Canvas writes the ids right after the name, which it scrubs of every "_<digits>_" (lms-
 # formats.md 1c.1): so the ids are the first such block, and whatever follows is the

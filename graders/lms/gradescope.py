@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_OK
-from ..report import number
+from ..reports.view import number
 from . import autograder
 
 CONFIG = "autograder.json"  # the export's choices, read by every run

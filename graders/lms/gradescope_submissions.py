@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from graders.handins import Entry, HandIn, Keys, MemberError, Source, choose
+from ..handins import Entry, HandIn, Keys, MemberError, Source, choose
 
 METADATA_YML = "submission_metadata.yml"
 METADATA_JSON = "submission_metadata.json"

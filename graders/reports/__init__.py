@@ -7,7 +7,7 @@ Markdown, HTML). A class, for ``grade.py batch``: ``student_page`` (with ``plots
 single report needs are importable from here.
 """
 
-from graders.reports.documents import to_html, to_json, to_markdown, write
-from graders.reports.terminal import to_text
+from .documents import to_html, to_json, to_markdown, write
+from .terminal import to_text
 
 __all__ = ["to_html", "to_json", "to_markdown", "to_text", "write"]

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from graders.reports.templating import environment
-from graders.reports.view import build_view
-from graders.results import SubmissionResult
-from graders.safe_text import UNSAFE
+from ..results import SubmissionResult
+from ..safe_text import UNSAFE
+from .templating import environment
+from .view import build_view
 
 
 def to_json(result: SubmissionResult) -> str:

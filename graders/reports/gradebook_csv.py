@@ -12,11 +12,11 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from graders.records import StudentRecord
-from graders.reports.totals import max_points, points, scores, total
-from graders.reports.view import STATUS_WORDS, number
-from graders.results import Status
-from graders.spec import Spec
+from ..records import StudentRecord
+from ..results import Status
+from ..spec import Spec
+from .totals import max_points, points, scores, total
+from .view import STATUS_WORDS, number
 
 # A cell starting with one of these is run as a formula by spreadsheets (OWASP, "CSV
 # Injection"); a leading single quote makes it text.

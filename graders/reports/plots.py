@@ -9,9 +9,9 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from graders.compare import spread
-from graders.results import CheckResult, CheckStatus, Curve
-from graders.safe_text import clean
+from ..checks.numeric import spread
+from ..results import CheckResult, CheckStatus, Curve
+from ..safe_text import clean
 
 if TYPE_CHECKING:
     import numpy as np

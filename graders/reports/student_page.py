@@ -10,13 +10,13 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from graders.records import StudentRecord
-from graders.reports import documents
-from graders.reports.plots import COLOURS, Plot, plots
-from graders.reports.templating import environment
-from graders.reports.view import CheckView, ExerciseView, ReportView, build_view
-from graders.results import SubmissionResult
-from graders.safe_text import clean
+from ..records import StudentRecord
+from ..results import SubmissionResult
+from ..safe_text import clean
+from . import documents
+from .plots import COLOURS, Plot, plots
+from .templating import environment
+from .view import CheckView, ExerciseView, ReportView, build_view
 
 
 def write_student_files(record: StudentRecord, out: Path) -> None:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from graders.records import StudentRecord
-from graders.reports.templating import environment
-from graders.reports.totals import max_points, scores
-from graders.reports.view import STATUS_WORDS, number
-from graders.results import CheckStatus, Status
-from graders.safe_text import clean
-from graders.spec import Spec
+from ..records import StudentRecord
+from ..results import CheckStatus, Status
+from ..safe_text import clean
+from ..spec import Spec
+from .templating import environment
+from .totals import max_points, scores
+from .view import STATUS_WORDS, number
 
 # A status beyond the student's answers being wrong: listed in the summary for a closer look.
 _TROUBLE = (Status.ERROR, Status.TIMEOUT, Status.MEMORY_LIMIT)

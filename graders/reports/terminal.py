@@ -10,8 +10,8 @@ import re
 import textwrap
 from collections.abc import Callable
 
-from graders.reports.view import ExerciseView, build_view
-from graders.results import SubmissionResult
+from ..results import SubmissionResult
+from .view import ExerciseView, build_view
 
 WIDTH = 80
 _ANSI = {"pass": "32", "fail": "31", "warn": "33", "skip": "2", "bold": "1"}

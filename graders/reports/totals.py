@@ -3,9 +3,9 @@ them: only the specs' exercises, and no total at all for a hand-in that was not 
 
 from __future__ import annotations
 
-from graders.records import StudentRecord
-from graders.reports.view import number
-from graders.spec import Spec
+from ..records import StudentRecord
+from ..spec import Spec
+from .view import number
 
 
 def max_points(specs: list[Spec]) -> float:

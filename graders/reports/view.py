@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from graders.results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
-from graders.safe_text import clean
+from ..results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
+from ..safe_text import clean
 
 STATUS_WORDS = {
     Status.PASSED: "passed",
