@@ -60,16 +60,61 @@ class Strict(BaseModel):
 
 
 class Mistake(Strict):
+    """A known mistake: the wrong value it produces (``value``), or, where a wrong step changes
+    every later value of a simulation, the mistaken implementation itself (``code``)."""
+
     id: Identifier
-    value: str = Field(
-        description="numeric checks: a Python expression; expression checks: a formula"
+    value: str | None = Field(
+        default=None,
+        description="numeric checks: a Python expression; expression checks: a formula",
+    )
+    code: str | None = Field(
+        default=None,
+        description="a function of the reference module (its name), or Python source run as the "
+        "reference is: a cell defining the check's name, or defining the exercise's function",
     )
     feedback: str = Field(min_length=1)
+
+    @field_validator("code")
+    @classmethod
+    def _compiles(cls, code: str | None) -> str | None:
+        if code is None or re.match(IDENTIFIER, code.strip()):
+            return code
+        try:
+            compile(code, "<mistake code>", "exec")
+        except SyntaxError as exc:
+            raise ValueError(
+                f"does not compile: {exc.msg} (line {exc.lineno} of the code)"
+            ) from None
+        return code
+
+    @model_validator(mode="after")
+    def _value_or_code(self) -> Mistake:
+        if (self.value is None) == (self.code is None):
+            raise ValueError(
+                f"mistake {self.id}: give either value (the wrong value, an expression) or code "
+                "(the mistaken implementation), not both or neither"
+            )
+        return self
+
+    @property
+    def function(self) -> str | None:
+        """The reference module's function that ``code`` names, if it is a name."""
+        if self.code is not None and re.match(IDENTIFIER, self.code.strip()):
+            return self.code.strip()
+        return None
 
 
 class Check(Strict):
     name: Identifier
-    compare: Literal["numeric", "expression"] = "numeric"
+    # events: times of events (spikes), compared as a set; count: how many of them there are
+    compare: Literal["numeric", "expression", "events", "count"] = "numeric"
+    counts: Identifier | None = Field(
+        default=None, description="count checks: the events check whose events this counts"
+    )
+    noun: Annotated[str, Field(pattern=r"^[a-z][a-z -]*$")] | None = Field(
+        default=None, description="events checks: what one event is called (default: event)"
+    )
     points: float = Field(default=1.0, gt=0)
     rtol: float = Field(default=1e-6, ge=0)
     atol: float = Field(default=1e-9, ge=0)
@@ -214,9 +259,12 @@ class Spec(Strict):
         compares = {check.compare for check in self.checks}
         if "expression" in compares and self.expression is None:
             raise ValueError("expression checks need an 'expression' section (variable, domain)")
+        by_name = {check.name: check for check in self.checks}
+        for check in self.checks:
+            _check_consistent(check, by_name, function=self.function is not None)
         if self.function is not None:
             if "expression" in compares:
-                raise ValueError("a function exercise has numeric checks only")
+                raise ValueError("a function exercise has no expression checks")
             unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
                 raise ValueError(f"checks {', '.join(unknown)} are not in function.returns")
@@ -246,6 +294,27 @@ class Spec(Strict):
         if self.function is not None:
             return [self.function.name]
         return [check.name for check in self.checks]
+
+
+def _check_consistent(check: Check, by_name: dict[str, Check], *, function: bool) -> None:
+    if (check.compare == "count") != (check.counts is not None):
+        raise ValueError(f"check {check.name}: 'counts' goes with compare: count, and only there")
+    if check.counts is not None and by_name.get(check.counts, check).compare != "events":
+        raise ValueError(
+            f"check {check.name}: counts '{check.counts}', which is not an events check here"
+        )
+    if check.noun is not None and check.compare != "events":
+        raise ValueError(f"check {check.name}: 'noun' goes with compare: events, and only there")
+    for mistake in check.mistakes:
+        if mistake.code is None:
+            continue
+        if check.compare == "expression":
+            raise ValueError(f"mistake {mistake.id}: an expression check's mistakes are formulas")
+        if mistake.function is not None and not function:
+            raise ValueError(
+                f"mistake {mistake.id}: code names a function, but this exercise has no function "
+                f"to replace; give the mistaken cell's code, which defines {check.name}"
+            )
 
 
 def load_spec(path: Path) -> Spec:
