@@ -15,6 +15,7 @@ import numpy as np
 from . import sandbox
 from .assignments import AssignmentError, graded_cells
 from .compare import Case, Tolerance, compare_numeric
+from .events import Events, compare_count, compare_events
 from .expressions import ExpressionMistake, compare_expression
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, ReferenceError, given_values, reference_cases
@@ -337,19 +338,23 @@ def _comparisons(
     spec: Spec, snapshot: sandbox.Snapshot, cases: list[ReferenceCase]
 ) -> list[tuple[Check, Comparison]]:
     if spec.function is None:
+        values = {check.name: snapshot.values.get(check.name) for check in spec.checks}
         return [
-            (check, compare_check(spec, check, snapshot.values.get(check.name), cases))
+            (check, compare_check(spec, check, values[check.name], cases, values))
             for check in spec.checks
         ]
     if spec.function.name not in snapshot.values:
         missing = Comparison(False, f"{spec.function.name} is not defined.", attempted=False)
         return [(check, missing) for check in spec.checks]
+    returned = {
+        name: [returned_value(spec, result, position) for result in snapshot.calls]
+        for position, name in enumerate(spec.function.return_names)
+    }
     results = []
     for check in spec.checks:
-        position = spec.function.return_names.index(check.name)
-        actual = [returned_value(spec, result, position) for result in snapshot.calls]
+        actual = returned[check.name]
         bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
-        results.append((check, bad_return or compare_check(spec, check, actual, cases)))
+        results.append((check, bad_return or compare_check(spec, check, actual, cases, returned)))
     return results
 
 
@@ -377,8 +382,16 @@ def _kind(value: Any) -> str:
     return f"a single {type(value).__name__}"
 
 
-def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCase]) -> Comparison:
-    """Compare one check's answer (a list, one per call, for function checks)."""
+def compare_check(
+    spec: Spec,
+    check: Check,
+    actual: Any,
+    cases: list[ReferenceCase],
+    answers: dict[str, Any] | None = None,
+) -> Comparison:
+    """Compare one check's answer (a list, one per call, for function checks). ``answers``
+    holds the student's other answers the same way: a count check reads the event times it
+    counts from them, to say where a missing or extra event is."""
     if check.compare == "expression":
         assert spec.expression is not None
         mistakes = [ExpressionMistake(m.id, m.value, m.feedback) for m in check.mistakes]
@@ -406,13 +419,48 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
         )
         for value, case in zip(actuals, cases, strict=True)
     ]
+    tolerance = Tolerance(rtol=check.rtol, atol=check.atol)
+    mistake_feedback = {m.id: m.feedback for m in check.mistakes}
+    if check.compare in ("events", "count"):
+        events = next(c for c in spec.checks if c.name == (check.counts or check.name))
+        axis_name = spec.function.axis_of(events.name) if spec.function is not None else spec.axis
+        noun = events.noun or "event"
+        if check.compare == "events":
+            return compare_events(
+                check.name,
+                numeric_cases,
+                noun=noun,
+                axis_name=axis_name,
+                tolerance=tolerance,
+                mistake_feedback=mistake_feedback,
+            )
+        counted = _counted(spec, events.name, cases, answers)
+        return compare_count(
+            check.name,
+            numeric_cases,
+            counted=counted,
+            noun=noun,
+            axis_name=axis_name,
+            tolerance=Tolerance(rtol=events.rtol, atol=events.atol),
+            mistake_feedback=mistake_feedback,
+        )
     return compare_numeric(
         check.name,
         numeric_cases,
-        tolerance=Tolerance(rtol=check.rtol, atol=check.atol),
+        tolerance=tolerance,
         allow_constant=check.allow_constant,
-        mistake_feedback={m.id: m.feedback for m in check.mistakes},
+        mistake_feedback=mistake_feedback,
     )
+
+
+def _counted(
+    spec: Spec, name: str, cases: list[ReferenceCase], answers: dict[str, Any] | None
+) -> list[Events] | None:
+    """The student's and the expected event times per case, if the student's are known."""
+    if answers is None or name not in answers:
+        return None
+    actual = answers[name] if spec.function is not None else [answers[name]]
+    return [Events(value, case.expected[name]) for value, case in zip(actual, cases, strict=True)]
 
 
 def _returned_axis(spec: Spec, case: ReferenceCase, name: str) -> tuple[str, Any] | None:
