@@ -252,11 +252,16 @@ def _failed(
     mistake_feedback: Mapping[str, str],
 ) -> results.Comparison:
     index = next(i for i, finding in enumerate(findings) if finding)
-    evidence = f"{name}: {findings[index]}."
-    if len(cases) > 1:
-        call = f"When called {cases[index].label}" if cases[index].label else f"In call {index + 1}"
-        right = " (it is right for the tutorial's inputs)" if index > 0 else ""
-        evidence = f"{call}{right}, {evidence}"
+    if len(cases) == 1:
+        evidence = f"{name}: {findings[index]}."
+    else:
+        call = f"when called {cases[index].label}" if cases[index].label else f"in call {index + 1}"
+        if index == 0:
+            evidence = f"{name}: {findings[index]}, {call}."
+        else:
+            evidence = (
+                f"{name} is right for the tutorial's inputs, but not {call}: {findings[index]}."
+            )
     if mistake is None:
         return results.Comparison(False, evidence)
     feedback = f"{name} matches a common mistake. {mistake_feedback[mistake].strip()} {evidence}"
