@@ -25,13 +25,21 @@ SELF_CHECKS = {
     "neuron_gain": ["examples/neuron_gain_correct.py"],
     "chain_rule": ["--answer", "4a^3 e^(a^4+1)"],
     "chain_rule (sympy in code)": ["examples/chain_rule_sympy.py"],
+    "euler_population": ["examples/euler_population_correct.py"],
+    "lif_euler": ["examples/lif_euler_correct.py"],
+    # The tutorial's call alone is 10,000 Euler steps in a Python loop, in the sandbox and
+    # again for the reference in the grader.
+    "euler_linear_system": ["examples/euler_linear_system_correct.py"],
+    "euler_linear_system (known mistake)": ["examples/euler_linear_system_updated_r_E.py"],
 }
 
 
-def self_check_times(repeats: int) -> dict[str, float]:
+def self_check_times(repeats: int, only: list[str]) -> dict[str, float]:
     times = {}
     for label, args in SELF_CHECKS.items():
         exercise = label.split()[0]
+        if only and exercise not in only:
+            continue
         samples = []
         for _ in range(repeats):
             start = time.perf_counter()
@@ -70,11 +78,14 @@ def batch_time(count: int) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--count", type=int, default=200, help="0: no batch timing")
+    parser.add_argument("--only", nargs="*", default=[], metavar="EXERCISE")
     args = parser.parse_args()
     print("Self-check wall time (median of", args.repeats, "runs, fresh process each):")
-    for label, seconds in self_check_times(args.repeats).items():
-        print(f"  {label:<28} {seconds:6.3f} s")
+    for label, seconds in self_check_times(args.repeats, args.only).items():
+        print(f"  {label:<36} {seconds:6.3f} s")
+    if not args.count:
+        return
     total, each = batch_time(args.count)
     print(f"Grading {args.count} .py submissions one after another: {total:.1f} s", end=" ")
     print(f"({each * 1000:.0f} ms each)")

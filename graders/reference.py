@@ -49,6 +49,9 @@ class LazyValues(Mapping[str, Any]):
             self._made[key] = self._makers[key]()
         return self._made[key]
 
+    def __contains__(self, key: object) -> bool:
+        return key in self._makers  # without making the value, as Mapping's own would
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._makers)
 

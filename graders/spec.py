@@ -25,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from . import sandbox
 
@@ -260,8 +261,8 @@ class Spec(Strict):
         if "expression" in compares and self.expression is None:
             raise ValueError("expression checks need an 'expression' section (variable, domain)")
         by_name = {check.name: check for check in self.checks}
-        for check in self.checks:
-            _check_consistent(check, by_name, function=self.function is not None)
+        for number, check in enumerate(self.checks):
+            _check_consistent(number, check, by_name, self.function is not None)
         if self.function is not None:
             if "expression" in compares:
                 raise ValueError("a function exercise has no expression checks")
@@ -296,25 +297,34 @@ class Spec(Strict):
         return [check.name for check in self.checks]
 
 
-def _check_consistent(check: Check, by_name: dict[str, Check], *, function: bool) -> None:
+def _check_consistent(number: int, check: Check, by_name: dict[str, Check], function: bool) -> None:
+    """What a check's fields mean together with the rest of the spec; an error names the field
+    (and so the YAML line) it is about."""
+    at: tuple[str | int, ...] = ("checks", number)
     if (check.compare == "count") != (check.counts is not None):
-        raise ValueError(f"check {check.name}: 'counts' goes with compare: count, and only there")
+        raise _field_error((*at, "counts"), "goes with compare: count, and only there")
     if check.counts is not None and by_name.get(check.counts, check).compare != "events":
-        raise ValueError(
-            f"check {check.name}: counts '{check.counts}', which is not an events check here"
-        )
+        raise _field_error((*at, "counts"), f"'{check.counts}' is not an events check here")
     if check.noun is not None and check.compare != "events":
-        raise ValueError(f"check {check.name}: 'noun' goes with compare: events, and only there")
-    for mistake in check.mistakes:
-        if mistake.code is None:
-            continue
-        if check.compare == "expression":
-            raise ValueError(f"mistake {mistake.id}: an expression check's mistakes are formulas")
+        raise _field_error((*at, "noun"), "goes with compare: events, and only there")
+    for index, mistake in enumerate(check.mistakes):
+        where = (*at, "mistakes", index, "code")
+        if mistake.code is not None and check.compare == "expression":
+            raise _field_error(where, "an expression check's mistakes are formulas (value)")
         if mistake.function is not None and not function:
-            raise ValueError(
-                f"mistake {mistake.id}: code names a function, but this exercise has no function "
-                f"to replace; give the mistaken cell's code, which defines {check.name}"
+            raise _field_error(
+                where,
+                "names a function, but this exercise has no function to replace; give the "
+                f"mistaken cell's code, which defines {check.name}",
             )
+
+
+def _field_error(loc: tuple[str | int, ...], message: str) -> ValidationError:
+    """A validation error located at one field, from a check that needs the whole spec."""
+    details = InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=loc, input=None
+    )
+    return ValidationError.from_exception_data("Spec", [details])
 
 
 def load_spec(path: Path) -> Spec:
