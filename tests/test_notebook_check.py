@@ -153,10 +153,9 @@ def test_typed_answer_is_graded(session):
 def test_unknown_exercise_is_one_line(session):
     [error] = session["unknown"]
     assert error["output_type"] == "error"
-    assert error["traceback"] == [
-        "CheckError: unknown exercise 'product_rule_alfa' "
-        "(known: chain_rule, neuron_gain, product_rule_alpha, psp_charge)"
-    ]
+    [line] = error["traceback"]
+    assert line.startswith("CheckError: unknown exercise 'product_rule_alfa' (known: chain_rule, ")
+    assert "product_rule_alpha" in line
 
 
 def test_check_in_an_answer_cell_sees_only_the_lines_above_it(session):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import yaml
@@ -64,10 +65,28 @@ def test_instructor_notebook_gets_full_marks_from_the_solution_cells() -> None:
     assert result.exit_code == 0
     cells = {e.id: e.graded_cell for e in result.exercises}
     assert cells == {
-        "euler_population": "code cell 15",
+        "euler_population": "code cell 16",
         "lif_euler": "code cell 20",
-        "euler_linear_system": "code cell 26",
+        "euler_linear_system": "code cell 25",
     }
+
+
+@pytest.mark.sandbox
+@pytest.mark.slow
+def test_without_ipython_the_lif_answer_keeps_its_points_and_the_crash_is_named(
+    tmp_path: Path,
+) -> None:
+    # Where IPython is missing, "Figure Settings" stops before importing gridspec, and the
+    # solution cell's plot raises NameError after Spike, Spike_time and V exist.
+    notebook = nbformat.read(INSTRUCTOR, as_version=4)
+    for cell in notebook.cells:
+        cell.source = cell.source.replace("import IPython.display", "import IPython_gone.display")
+    path = tmp_path / "no_ipython.ipynb"
+    nbformat.write(notebook, path)
+    lif = exercise(grade_notebook(path), "lif_euler")
+    assert lif.score == lif.max_score == 4
+    assert lif.status == Status.ERROR
+    assert "NameError: name 'gridspec' is not defined" in lif.feedback
 
 
 @pytest.mark.sandbox
