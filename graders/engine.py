@@ -73,8 +73,10 @@ def build_job(
         if spec.setup.code and spec.setup.code not in setup_code:
             setup_code.append(spec.setup.code)
     # A notebook defines its own values, as it does for the student; a lone cell gets the
-    # values its handed-out notebook would have given it.
-    prelude = setup_code if submission.kind == "notebook" else setup_code + _given_code(specs)
+    # values its handed-out notebook would have given it: those of the exercises it answers
+    # (two tutorials give `t` different values), or of all when it answers none of them.
+    answered = [spec for spec in specs if graded[spec.id]] or specs
+    prelude = setup_code if submission.kind == "notebook" else setup_code + _given_code(answered)
     extractions = [
         sandbox.Extraction(
             exercise=_snapshot_key(spec, index),

@@ -379,3 +379,27 @@ def test_a_broken_mistake_is_a_validate_problem_not_a_crash(tmp_path: Path) -> N
     cases = reference.reference_cases(loaded)
     problem = validate._mistake_recognised(loaded, loaded.checks[0], "m", cases)
     assert problem == "x: mistake m's code defines no y"
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    ("source", "exercise_id"),
+    [
+        (
+            "du_dt = 1\ndv_dt = -np.exp(-t/tau)/tau\ndf_dt = u_t*dv_dt + v_t*du_dt\n",
+            "product_rule_alpha",
+        ),
+        ("p = np.exp(0.3*t[0]) * (1 + 0.3*dt) ** np.arange(len(t))\n", "euler_population"),
+    ],
+    ids=["tutorial1-t", "tutorial3-t"],
+)
+def test_a_lone_cell_gets_the_given_values_of_the_exercise_it_answers(
+    tmp_path: Path, source: str, exercise_id: str
+) -> None:
+    # Tutorials 1 and 3 both give `t`, with other values: graded against every exercise,
+    # a bare answer cell still finds its own tutorial's.
+    path = tmp_path / "answer.py"
+    path.write_text(source)
+    result = engine.grade(submission.load(path), spec.load_all(), answered_only=True)
+    assert [e.id for e in result.exercises] == [exercise_id]
+    assert result.exercises[0].status == Status.PASSED, result.to_dict()
