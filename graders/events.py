@@ -202,8 +202,27 @@ def _events_phrase(
     return (
         f"the right number of {noun}s ({expected}), but {len(difference.missing)} at other "
         f"times: the one expected at {_at(axis_name, difference.expected[first])} is at "
-        f"{_num(difference.actual[first])} in yours"
+        f"{_num(difference.actual[first])} in yours{_pattern(difference, axis_name)}"
     )
+
+
+def _pattern(difference: _Difference, axis_name: str | None) -> str:
+    """What every one of the student's times has in common with the expected one, if anything:
+    a constant shift (recorded a step late) or a constant factor (step indices for times)."""
+    actual, expected = difference.actual, difference.expected
+    shift = actual - expected
+    if np.allclose(shift, shift[0]):
+        return f" (each of yours is {_num(shift[0])} off: recorded at another step?)"
+    nonzero = expected != 0
+    if nonzero.sum() >= 2 and np.allclose(actual[~nonzero], 0):
+        ratio = actual[nonzero] / expected[nonzero]
+        if np.allclose(ratio, ratio[0]):
+            values = f"{axis_name} values" if axis_name else "times"
+            return (
+                f" (each of yours is {_num(ratio[0])} times the expected one: step indices "
+                f"rather than {values}?)"
+            )
+    return ""
 
 
 def _count_phrase(

@@ -403,3 +403,16 @@ def test_a_lone_cell_gets_the_given_values_of_the_exercise_it_answers(
     result = engine.grade(submission.load(path), spec.load_all(), answered_only=True)
     assert [e.id for e in result.exercises] == [exercise_id]
     assert result.exercises[0].status == Status.PASSED, result.to_dict()
+
+
+def test_step_indices_given_for_spike_times_are_named() -> None:
+    # Spike_time.append(k) with dt = 0.25: right with the tutorial's dt = 1 only.
+    comparison = compare_events(
+        "Spike_time",
+        _cases([[40.0, 80.0, 400.0]], [np.array([10.0, 20.0, 100.0])]),
+        noun="spike",
+        axis_name="time",
+        tolerance=Tolerance(),
+        mistake_feedback={},
+    )
+    assert "4 times the expected one: step indices rather than time values?" in comparison.feedback
