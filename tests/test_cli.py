@@ -17,7 +17,9 @@ def test_list_names_every_exercise():
     completed = run_cli("list", "--json")
     assert completed.returncode == 0
     ids = [row["id"] for row in json.loads(completed.stdout)]
-    assert ids == ["chain_rule", "neuron_gain", "product_rule_alpha", "psp_charge"]
+    assert ids == sorted(path.stem for path in (REPO / "exercises").glob("*.yaml"))
+    assert {"chain_rule", "neuron_gain", "product_rule_alpha", "psp_charge"} <= set(ids)
+    assert {"euler_population", "lif_euler", "euler_linear_system"} <= set(ids)
 
 
 def test_check_correct_exits_0_with_the_documented_json():
