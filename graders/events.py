@@ -114,17 +114,19 @@ def _unanswered(name: str, cases: Sequence[Case]) -> results.Comparison | None:
 def _times(value: object) -> np.ndarray | str:
     """The student's event times, sorted, or a phrase saying what the value is instead."""
     if isinstance(value, CallFailure):
-        return _raised_phrase(value)
+        return f"yours {_raised_phrase(value)}"
     wanted = "but a list (or array) of times is expected"
     if not isinstance(value, np.ndarray | np.generic | numbers.Number | list | tuple):
-        return f"is {_describe(value)}, {wanted}"
+        return f"yours is {_describe(value)}, {wanted}"
     try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        return f"holds values that are not plain numbers, {wanted}"
+        array = np.asarray(value)
+    except ValueError:
+        return f"yours is a nested list with rows of different lengths, {wanted}"
+    if array.size and array.dtype.kind not in "biuf":
+        return f"yours holds values that are not plain numbers, {wanted}"
     if array.ndim > 1:
-        return f"has shape {array.shape}, {wanted}"
-    return np.sort(array.ravel())
+        return f"yours has shape {array.shape}, {wanted}"
+    return np.sort(array.ravel().astype(float))
 
 
 def _times_of(expected: object) -> np.ndarray:
@@ -133,9 +135,7 @@ def _times_of(expected: object) -> np.ndarray:
 
 def _count(value: object) -> float | None:
     """A count as a number (2, 2.0, np.int64(2)), or None when it is not one number."""
-    if isinstance(value, numbers.Number | np.generic) and not isinstance(value, complex):
-        return float(value)  # type: ignore[arg-type]
-    return None
+    return float(value) if isinstance(value, numbers.Real) else None
 
 
 # --- judging ------------------------------------------------------------------------------
@@ -229,14 +229,16 @@ def _count_phrase(
     case: Case, events: Events | None, noun: str, axis_name: str | None, tol: Tolerance
 ) -> str:
     if isinstance(case.actual, CallFailure):
-        return _raised_phrase(case.actual)
+        return f"yours {_raised_phrase(case.actual)}"
     actual = _count(case.actual)
     expected = int(np.asarray(case.expected))
     if actual is None:
         advice = ""
         if isinstance(case.actual, list | tuple | np.ndarray):
             advice = f"; len() of a list of {noun} times gives how many there are"
-        return f"is {_describe(case.actual)}, but a count (one whole number) is expected{advice}"
+        return (
+            f"yours is {_describe(case.actual)}, but a count (one whole number) is expected{advice}"
+        )
     if actual == expected:
         return ""
     phrase = f"{_plural(expected, noun)} expected, yours has {_num(actual)}"

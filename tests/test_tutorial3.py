@@ -211,9 +211,10 @@ def test_spike_times_of_another_length_are_compared_as_a_set() -> None:
             (np.float32(100.0),),
             "2 spikes expected, yours has 1: the first missing one at time = 700",
         ),
-        ("100, 700", "is a string"),
+        ("100, 700", "Spike_time: yours is a string ('100, 700'), but a list (or array) of times"),
+        (["100", "700"], "yours holds values that are not plain numbers"),
     ],
-    ids=["empty-list", "tuple", "text"],
+    ids=["empty-list", "tuple", "text", "list-of-text"],
 )
 def test_spike_times_in_any_container(actual, words: str) -> None:
     comparison = compare_events(
@@ -269,7 +270,9 @@ def test_count_given_as_the_list_of_times_is_explained() -> None:
         "Spike", _cases([[100.0, 700.0]], [2]), counted=None, noun="spike", axis_name="time",
         tolerance=Tolerance(), mistake_feedback={},
     )  # fmt: skip
-    assert "a count (one whole number) is expected" in comparison.feedback
+    assert (
+        "Spike: yours is a list, but a count (one whole number) is expected" in comparison.feedback
+    )
     assert "len()" in comparison.feedback
 
 
