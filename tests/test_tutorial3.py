@@ -113,6 +113,29 @@ POPULATION_STYLES = {
     "for k in range(len(t) - 1):\n    p[k+1] = p[k] + dt*0.3*p[k]\n",
 }
 
+LIF_LISTS = """
+def Euler_Integrate_and_Fire(I, time, dt):
+    V = [-75.0]
+    spikes = []
+    for k in range(len(time) - 1):
+        V.append(V[k] + dt * (-(V[k] + 75) + 10 * I[k]) / 10)
+        if V[k] > -50:
+            V[k] = 0
+            V[k + 1] = -75
+            spikes.append(float(time[k]))
+    return len(spikes), spikes, V
+"""
+
+LINEAR_MATRIX = """
+def Euler_Simple_Linear_System(t, dt):
+    step = np.array([[1, -dt / 100], [dt / 120, 1]])
+    r = np.empty((len(t), 2))
+    r[0] = 30, 20
+    for k in range(len(t) - 1):
+        r[k + 1] = step @ r[k]
+    return r[:, 0], r[:, 1]
+"""
+
 LINEAR_FLOAT32 = """
 def Euler_Simple_Linear_System(t, dt):
     r_E = np.zeros(len(t), dtype=np.float32)
@@ -138,9 +161,11 @@ def test_population_passes_in_every_style(grade_code, style: str) -> None:
     [
         ("lif_euler", (REPO / "examples" / "lif_euler_correct.py").read_text()),
         ("euler_linear_system", (REPO / "examples" / "euler_linear_system_correct.py").read_text()),
+        ("lif_euler", LIF_LISTS),
         ("euler_linear_system", LINEAR_FLOAT32),
+        ("euler_linear_system", LINEAR_MATRIX),
     ],
-    ids=["lif-loop", "linear-lists", "linear-float32"],
+    ids=["lif-loop", "linear-lists", "lif-lists", "linear-float32", "linear-matrix"],
 )
 def test_simulations_pass_in_other_styles(grade_code, exercise_id: str, source: str) -> None:
     result = grade_code(exercise_id, source)
