@@ -403,7 +403,7 @@ class Batch:
                 prepared.problem = str(exc)
                 return
         if submission.kind == "answer":
-            specs = [spec for spec in specs if spec.kind == "expression"]
+            specs = [spec for spec in specs if spec.accepts_typed_answers]
             if not specs:
                 chosen = ", ".join(spec.id for spec in self.specs)
                 prepared.problem = (

@@ -291,7 +291,7 @@ def _grade(
 
     overrides = limit_overrides(args)
     if submission.kind == "answer":
-        specs = [spec for spec in specs if spec.kind == "expression"] if answered_only else specs
+        specs = [spec for spec in specs if spec.accepts_typed_answers] if answered_only else specs
         if not specs:
             raise CommandError("a typed answer can only be graded against an expression exercise")
         answered_only = False

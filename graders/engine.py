@@ -14,9 +14,8 @@ import numpy as np
 
 from . import sandbox
 from .assignments import AssignmentError, graded_cells
-from .compare import Case, Tolerance, compare_numeric
-from .events import Events, compare_count, compare_events
-from .expressions import ExpressionMistake, compare_expression
+from .checks import compare_check
+from .checks.function import compare_outputs
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, ReferenceError, given_values, reference_cases
 from .results import (
@@ -151,7 +150,7 @@ def grade(
     result = SubmissionResult(submission=submission.name)
     if submission.kind == "answer":
         for spec in specs:
-            if spec.kind != "expression":
+            if not spec.accepts_typed_answers:
                 raise UsageError(
                     f"{spec.id} expects code (a .py or .ipynb file), not a typed answer"
                 )
@@ -329,7 +328,7 @@ def _call_problem(
 
 def _how_to_answer(spec: Spec, submission: Submission) -> str:
     """One line on where the answer goes, in the student's terms."""
-    if spec.kind == "expression":
+    if spec.accepts_typed_answers:
         cell = "add a code cell" if submission.kind == "notebook" else "add the line"
         return f'To answer, {cell} `{spec.answer_names[0]} = "..."` with your formula as text.'
     wanted = _listing(spec.answer_names)
@@ -341,150 +340,15 @@ def _comparisons(
 ) -> list[tuple[Check, Comparison]]:
     if spec.function is None:
         values = {check.name: snapshot.values.get(check.name) for check in spec.checks}
+        others = {name: [value] for name, value in values.items()}  # one case
         return [
-            (check, compare_check(spec, check, values[check.name], cases, values))
+            (check, compare_check(spec, check, values[check.name], cases, others))
             for check in spec.checks
         ]
     if spec.function.name not in snapshot.values:
         missing = Comparison(False, f"{spec.function.name} is not defined.", attempted=False)
         return [(check, missing) for check in spec.checks]
-    returned = {
-        name: [returned_value(spec, result, position) for result in snapshot.calls]
-        for position, name in enumerate(spec.function.return_names)
-    }
-    results = []
-    for check in spec.checks:
-        actual = returned[check.name]
-        bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
-        results.append((check, bad_return or compare_check(spec, check, actual, cases, returned)))
-    return results
-
-
-def returned_value(spec: Spec, result: Any, position: int) -> Any:
-    """Pick one returned value out of a call's result, or explain why it cannot be."""
-    assert spec.function is not None
-    if isinstance(result, CallFailure):
-        return result
-    returns = spec.function.return_names
-    if len(returns) == 1:
-        return result  # a function of one result returns it as it is (`return V`)
-    if isinstance(result, (tuple, list)) and len(result) == len(returns):
-        return result[position]
-    got = f"{len(result)} values" if isinstance(result, (tuple, list)) else _kind(result)
-    return Comparison(
-        False,
-        f"{spec.function.name} should return {len(returns)} values ({', '.join(returns)}) "
-        f"as a tuple; it returned {got}.",
-    )
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "None (is a `return` statement missing?)"
-    return f"a single {type(value).__name__}"
-
-
-def compare_check(
-    spec: Spec,
-    check: Check,
-    actual: Any,
-    cases: list[ReferenceCase],
-    answers: dict[str, Any] | None = None,
-) -> Comparison:
-    """Compare one check's answer (a list, one per call, for function checks). ``answers``
-    holds the student's other answers the same way: a count check reads the event times it
-    counts from them, to say where a missing or extra event is."""
-    if check.compare == "expression":
-        assert spec.expression is not None
-        mistakes = [ExpressionMistake(m.id, m.value, m.feedback) for m in check.mistakes]
-        return compare_expression(
-            check.name,
-            actual,
-            cases[0].expected[check.name],
-            variable=spec.expression.variable,
-            mistakes=mistakes,
-            domain=spec.expression.domain,
-            rtol=check.rtol,
-            atol=check.atol,
-        )
-    given_axis = (spec.axis, given_values(spec)[spec.axis]) if spec.axis is not None else None
-    actuals = actual if spec.function is not None else [actual]
-    numeric_cases = [
-        Case(
-            actual=value,
-            expected=case.expected[check.name],
-            mistakes=case.mistakes.get(check.name, {}),
-            label=case.label,
-            axis=_returned_axis(spec, case, check.name)
-            or given_axis
-            or _matching_axis(case, check.name),
-        )
-        for value, case in zip(actuals, cases, strict=True)
-    ]
-    tolerance = Tolerance(rtol=check.rtol, atol=check.atol)
-    mistake_feedback = {m.id: m.feedback for m in check.mistakes}
-    if check.compare in ("events", "count"):
-        events = next(c for c in spec.checks if c.name == (check.counts or check.name))
-        axis_name = spec.function.axis_of(events.name) if spec.function is not None else spec.axis
-        noun = events.noun or "event"
-        if check.compare == "events":
-            return compare_events(
-                check.name,
-                numeric_cases,
-                noun=noun,
-                axis_name=axis_name,
-                tolerance=tolerance,
-                mistake_feedback=mistake_feedback,
-            )
-        counted = _counted(spec, events.name, cases, answers)
-        return compare_count(
-            check.name,
-            numeric_cases,
-            counted=counted,
-            noun=noun,
-            axis_name=axis_name,
-            tolerance=Tolerance(rtol=events.rtol, atol=events.atol),
-            mistake_feedback=mistake_feedback,
-        )
-    return compare_numeric(
-        check.name,
-        numeric_cases,
-        tolerance=tolerance,
-        allow_constant=check.allow_constant,
-        mistake_feedback=mistake_feedback,
-    )
-
-
-def _counted(
-    spec: Spec, name: str, cases: list[ReferenceCase], answers: dict[str, Any] | None
-) -> list[Events] | None:
-    """The student's and the expected event times per case, if the student's are known."""
-    if answers is None or name not in answers:
-        return None
-    actual = answers[name] if spec.function is not None else [answers[name]]
-    return [Events(value, case.expected[name]) for value, case in zip(actual, cases, strict=True)]
-
-
-def _returned_axis(spec: Spec, case: ReferenceCase, name: str) -> tuple[str, Any] | None:
-    """The argument the spec says a returned value runs along (V along time).
-
-    A value shorter than its axis (a forward difference) is located at the first points.
-    """
-    argument = spec.function.axis_of(name) if spec.function is not None else None
-    expected = np.asarray(case.expected[name])
-    values = case.kwargs.get(argument) if argument is not None else None
-    if not isinstance(values, np.ndarray) or values.ndim != 1 or expected.ndim != 1:
-        return None
-    return argument, values[: expected.size]
-
-
-def _matching_axis(case: ReferenceCase, name: str) -> tuple[str, Any] | None:
-    """Without a declared axis: the first array argument as long as the returned value."""
-    expected = np.asarray(case.expected[name])
-    for argument, value in case.kwargs.items():
-        if isinstance(value, np.ndarray) and expected.ndim == 1 and value.shape == expected.shape:
-            return argument, value
-    return None
+    return [(check, compare_outputs(spec, check, snapshot.calls, cases)) for check in spec.checks]
 
 
 def score_check(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:

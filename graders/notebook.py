@@ -164,7 +164,7 @@ def _replay(
     if answer is not None:
         if len(specs) != 1:
             raise CheckError('a typed answer needs its exercise: check("chain_rule", "...")')
-        if specs[0].kind != "expression":
+        if not specs[0].accepts_typed_answers:
             raise CheckError(
                 f"{specs[0].id} is graded from your code, not a typed answer: "
                 f'call check("{specs[0].id}") after running your cell'

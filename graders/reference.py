@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from .checks import kind
 from .spec import Check, Choice, GivenValue, Mistake, Spec, Uniform
 
 
@@ -59,7 +60,8 @@ class LazyValues(Mapping[str, Any]):
         return len(self._makers)
 
 
-def _evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -> Any:
+def evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -> Any:
+    """A number, or a Python expression of the spec over np and ``scope``."""
     if not isinstance(value, str):
         return value
     try:
@@ -76,7 +78,7 @@ def _scope(spec: Spec, values: dict[str, GivenValue]) -> dict[str, Any]:
     """Each value evaluated in order, seeing those before it."""
     scope: dict[str, Any] = {}
     for name, value in values.items():
-        scope[name] = _evaluate(spec, name, value, scope)
+        scope[name] = evaluate(spec, name, value, scope)
     return scope
 
 
@@ -162,7 +164,10 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
     given = given_values(spec)
     alternatives = _Alternatives(spec, namespace)
     if spec.function is None:
-        expected = {check.name: _expected(spec, check, namespace) for check in spec.checks}
+        expected = {
+            check.name: kind(check.compare).expected(spec, check, namespace)
+            for check in spec.checks
+        }
         scope = {**given, **expected}
         return [ReferenceCase("", {}, expected, _mistake_values(spec, scope, alternatives, 0, {}))]
     function = namespace[spec.function.name]
@@ -245,14 +250,6 @@ class _Alternatives:
         return function
 
 
-def _expected(spec: Spec, check: Check, namespace: dict[str, Any]) -> Any:
-    """A constant reference answer (du_dt = 1) stands for the array over the axis."""
-    value = namespace[check.name]
-    if check.allow_constant and spec.axis is not None and np.ndim(value) == 0:
-        return np.full(np.shape(namespace[spec.axis]), value, dtype=float)
-    return value
-
-
 def _mistake_values(
     spec: Spec,
     scope: dict[str, Any],
@@ -260,14 +257,10 @@ def _mistake_values(
     number: int,
     kwargs: dict[str, Any],
 ) -> dict[str, Mapping[str, Any]]:
-    """Each numeric mistake's wrong value, made when first looked at; expression mistakes
-    stay as formula text."""
-    values: dict[str, Mapping[str, Any]] = {}
-    for check in spec.checks:
-        if check.compare == "expression":
-            values[check.name] = {mistake.id: mistake.value for mistake in check.mistakes}
-            continue
-        values[check.name] = LazyValues(
+    """Each listed mistake's value, as its check's kind makes it, or as its code computes it;
+    made when first looked at."""
+    return {
+        check.name: LazyValues(
             {
                 mistake.id: _mistake_maker(
                     spec, check, mistake, scope, alternatives, number, kwargs
@@ -275,7 +268,8 @@ def _mistake_values(
                 for mistake in check.mistakes
             }
         )
-    return values
+        for check in spec.checks
+    }
 
 
 def _mistake_maker(
@@ -287,8 +281,7 @@ def _mistake_maker(
     number: int,
     kwargs: dict[str, Any],
 ) -> Callable[[], Any]:
-    if mistake.value is not None:
-        value = mistake.value
-        return lambda: _evaluate(spec, f"mistake {mistake.id}", value, dict(scope))
+    if mistake.code is None:
+        return lambda: kind(check.compare).mistake_value(spec, check, mistake, scope)
 
     return lambda: alternatives.value(mistake, check.name, number, kwargs)

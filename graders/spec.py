@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,7 +29,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from . import sandbox
+from . import checks, sandbox
 
 
 def _bundled_course() -> Path:
@@ -58,6 +60,26 @@ class SpecError(Exception):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _known_kind(name: str) -> str:
+    known = checks.names()
+    if name not in known:
+        expected = " or ".join(repr(k) for k in known)
+        raise PydanticCustomError(
+            "literal_error", "Input should be {expected}", {"expected": expected}
+        )
+    return name
+
+
+# A comparison kind (graders.checks): a built-in one or one registered since.
+CompareKind = Annotated[str, AfterValidator(_known_kind)]
+
+
+class ExerciseKind(StrEnum):
+    VALUES = "values"  # the student binds values
+    FUNCTION = "function"  # the student writes a function, called with the spec's inputs
+    EXPRESSION = "expression"  # the student may type the answer (a formula)
 
 
 class Mistake(Strict):
@@ -108,8 +130,7 @@ class Mistake(Strict):
 
 class Check(Strict):
     name: Identifier
-    # events: times of events (spikes), compared as a set; count: how many of them there are
-    compare: Literal["numeric", "expression", "events", "count"] = "numeric"
+    compare: CompareKind = checks.Compare.NUMERIC
     counts: Identifier | None = Field(
         default=None, description="count checks: the events check whose events this counts"
     )
@@ -258,13 +279,13 @@ class Spec(Strict):
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
         compares = {check.compare for check in self.checks}
-        if "expression" in compares and self.expression is None:
+        if checks.Compare.EXPRESSION in compares and self.expression is None:
             raise ValueError("expression checks need an 'expression' section (variable, domain)")
         by_name = {check.name: check for check in self.checks}
         for number, check in enumerate(self.checks):
             _check_consistent(number, check, by_name, self.function is not None)
         if self.function is not None:
-            if "expression" in compares:
+            if checks.Compare.EXPRESSION in compares:
                 raise ValueError("a function exercise has no expression checks")
             unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
@@ -278,12 +299,20 @@ class Spec(Strict):
         return self._course / "reference" / f"{self.reference or self.id}.py"
 
     @property
-    def kind(self) -> Literal["values", "function", "expression"]:
+    def kind(self) -> ExerciseKind:
         if self.function is not None:
-            return "function"
-        if any(check.compare == "expression" for check in self.checks):
-            return "expression"
-        return "values"
+            return ExerciseKind.FUNCTION
+        if self.accepts_typed_answers:
+            return ExerciseKind.EXPRESSION
+        return ExerciseKind.VALUES
+
+    @property
+    def accepts_typed_answers(self) -> bool:
+        """Whether a typed answer (``--answer``, a ``.txt``) can be graded: a value exercise
+        with a check whose kind reads typed answers (a formula)."""
+        return self.function is None and any(
+            checks.kind(check.compare).typed_answers for check in self.checks
+        )
 
     @property
     def max_score(self) -> float:
@@ -301,15 +330,16 @@ def _check_consistent(number: int, check: Check, by_name: dict[str, Check], func
     """What a check's fields mean together with the rest of the spec; an error names the field
     (and so the YAML line) it is about."""
     at: tuple[str | int, ...] = ("checks", number)
-    if (check.compare == "count") != (check.counts is not None):
+    if (check.compare == checks.Compare.COUNT) != (check.counts is not None):
         raise _field_error((*at, "counts"), "goes with compare: count, and only there")
-    if check.counts is not None and by_name.get(check.counts, check).compare != "events":
+    events = by_name.get(check.counts or "", check)
+    if check.counts is not None and events.compare != checks.Compare.EVENTS:
         raise _field_error((*at, "counts"), f"'{check.counts}' is not an events check here")
-    if check.noun is not None and check.compare != "events":
+    if check.noun is not None and check.compare != checks.Compare.EVENTS:
         raise _field_error((*at, "noun"), "goes with compare: events, and only there")
     for index, mistake in enumerate(check.mistakes):
         where = (*at, "mistakes", index, "code")
-        if mistake.code is not None and check.compare == "expression":
+        if mistake.code is not None and check.compare == checks.Compare.EXPRESSION:
             raise _field_error(where, "an expression check's mistakes are formulas (value)")
         if mistake.function is not None and not function:
             raise _field_error(

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from . import engine
+from .checks import compare_check
 from .reference import (
     ReferenceCase,
     ReferenceError,
@@ -97,7 +98,7 @@ def _reference_passes(spec: Spec) -> list[str]:
 
 
 def _reference_submission(spec: Spec) -> Submission:
-    if spec.kind == "expression":
+    if spec.accepts_typed_answers:
         return from_answer(str(reference_namespace(spec)[spec.checks[0].name]))
     return load(spec.reference_path)
 
@@ -110,7 +111,7 @@ def _mistake_recognised(
         wrong: list[Any] = [case.mistakes[check_name][mistake_id] for case in cases]
     except ReferenceError as exc:  # a mistake's values are made only now
         return str(exc)
-    comparison = engine.compare_check(spec, check, wrong if spec.function else wrong[0], cases)
+    comparison = compare_check(spec, check, wrong if spec.function else wrong[0], cases)
     if comparison.passed:
         return f"mistake {mistake_id} passes {check_name}"
     if comparison.misconception != mistake_id:

@@ -1,4 +1,4 @@
-"""Tests for graders.compare, on the data of the W0D4 calculus exercises."""
+"""Tests for graders.checks.numeric, on the data of the W0D4 calculus exercises."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from graders import values
-from graders.compare import MAX_CURVE_POINTS, Case, Tolerance, compare_numeric
+from graders.checks.numeric import MAX_CURVE_POINTS, Case, Tolerance, compare_numeric
 
 # product_rule_alpha: f = u*v with u = t, v = exp(-t/tau)
 T = np.arange(0, 10, 0.1)

@@ -11,14 +11,8 @@ import numpy as np
 import pytest
 
 from graders import values
-from graders.expressions import (
-    ExpressionError,
-    ExpressionMistake,
-    compare_expression,
-    evaluate,
-    parse,
-    render,
-)
+from graders.checks.expression import ExpressionMistake, compare_expression
+from graders.formula import ExpressionError, evaluate, parse, render
 
 REFERENCE = "4*a^3*exp(a^4 + 1)"
 ROOT = Path(__file__).resolve().parents[1]
@@ -409,7 +403,7 @@ def test_nesting_and_size_limits_have_messages() -> None:
 
 
 def test_module_does_not_import_sympy() -> None:
-    code = "import graders.expressions, sys; print('sympy' in sys.modules)"
+    code = "import graders.checks.expression, sys; print('sympy' in sys.modules)"
     completed = subprocess.run(
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
     )

@@ -15,8 +15,8 @@ import yaml
 from conftest import FIXTURES, REPO, check, exercise
 from graders import engine, reference, spec, submission, validate
 from graders.assignments import AssignmentError, exercises_for
-from graders.compare import Case, Tolerance
-from graders.events import Events, compare_count, compare_events
+from graders.checks.events import Events, compare_count, compare_events
+from graders.checks.numeric import Case, Tolerance
 from graders.results import Status
 
 TUTORIAL3 = ["euler_linear_system", "euler_population", "lif_euler"]

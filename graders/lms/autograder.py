@@ -199,7 +199,7 @@ def _grade_file(path: Path, name: str, specs: Sequence[Spec]) -> SubmissionResul
     except AssignmentError as exc:
         return f"Not graded: {exc}."
     if submission.kind == "answer":
-        specs = [spec for spec in specs if spec.kind == "expression"]
+        specs = [spec for spec in specs if spec.accepts_typed_answers]
         if not specs:
             return (
                 f"Ignored {name}: a .txt holds a typed formula, and none of these "

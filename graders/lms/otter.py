@@ -48,6 +48,8 @@ import numpy as np
 
 from graders import engine
 from graders import spec as specs_module
+from graders.checks import compare_check
+from graders.checks.function import compare_outputs
 from graders.reference import ReferenceCase, reference_cases
 from graders.results import Comparison
 from graders.sandbox_child import deepest_student_frame, summary, type_name, wire_dtype
@@ -181,14 +183,11 @@ def _compare(
     if spec.function is None:
         if check.name not in env:
             return _undefined(check.name)
-        return engine.compare_check(spec, check, plain_value(env[check.name]), cases)
+        return compare_check(spec, check, plain_value(env[check.name]), cases)
     if spec.function.name not in env:
         return _undefined(spec.function.name)
     function = env[spec.function.name]
-    position = spec.function.return_names.index(check.name)
-    actual = [engine.returned_value(spec, _call(function, case.kwargs), position) for case in cases]
-    bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
-    return bad_return or engine.compare_check(spec, check, actual, cases)
+    return compare_outputs(spec, check, [_call(function, case.kwargs) for case in cases], cases)
 
 
 def _undefined(name: str) -> Comparison:

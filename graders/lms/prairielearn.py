@@ -174,7 +174,7 @@ def _question_html(spec: Spec) -> str:
     """The prompt, an editor for the answer, and the grader's results under a submission."""
     given = ", ".join(f"<code>{html.escape(name)}</code>" for name in spec.given)
     wanted = ", ".join(f"<code>{html.escape(name)}</code>" for name in spec.answer_names)
-    if spec.kind == "expression":
+    if spec.accepts_typed_answers:
         task = f"Type your answer for {wanted} as a formula."
         editor = '<pl-file-editor file-name="answer.txt"></pl-file-editor>'
     else:

@@ -14,11 +14,13 @@ from __future__ import annotations
 import numbers
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from graders import results
-from graders.compare import (
+from graders import reference, results
+from graders.checks import CheckKind, Compare, register
+from graders.checks.numeric import (
     Case,
     Tolerance,
     _describe,
@@ -28,6 +30,10 @@ from graders.compare import (
     _unanswered_feedback,
 )
 from graders.values import CallFailure
+
+if TYPE_CHECKING:
+    from graders.reference import ReferenceCase
+    from graders.spec import Check, Mistake, Spec
 
 
 @dataclass(frozen=True)
@@ -293,3 +299,48 @@ def _passed(name: str, what: str, calls: int) -> str:
     if calls > 1:
         return f"{name} matches the expected {what} in all {calls} calls."
     return f"{name} matches the expected {what}."
+
+
+# --- The kind -------------------------------------------------------------------------------
+
+
+class EventTimes(CheckKind):
+    """Times of events (a list or array, possibly empty), compared as a set."""
+
+    def mistake_value(
+        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
+    ) -> Any:
+        return reference.evaluate(spec, f"mistake {mistake.id}", mistake.value, dict(scope))
+
+    def compare(
+        self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
+    ) -> results.Comparison:
+        return compare_events(
+            check.name,
+            cases_of(check, answers, cases),
+            noun=check.noun or "event",
+            axis_name=axis_name(spec, check),
+            tolerance=Tolerance(rtol=check.rtol, atol=check.atol),
+            mistake_feedback={m.id: m.feedback for m in check.mistakes},
+        )
+
+
+def cases_of(check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]) -> list[Case]:
+    return [
+        Case(
+            actual=answer,
+            expected=case.expected[check.name],
+            mistakes=case.mistakes.get(check.name, {}),
+            label=case.label,
+        )
+        for answer, case in zip(answers, cases, strict=True)
+    ]
+
+
+def axis_name(spec: Spec, events: Check) -> str | None:
+    """What the event times are values of: the argument a function's events run along, or
+    the values exercise's axis."""
+    return spec.function.axis_of(events.name) if spec.function is not None else spec.axis
+
+
+register(Compare.EVENTS, EventTimes())

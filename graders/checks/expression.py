@@ -1,0 +1,235 @@
+"""Typed formulas such as ``4a^3 e^(a^4+1)``, compared numerically.
+
+Equivalence is decided numerically rather than symbolically (importing sympy alone would
+cost more than the whole self-check may take): the student's formula, read by the safe
+parser of ``graders.formula``, and the reference are evaluated with numpy at seeded random
+points and a few fixed non-integer points, so agreeing at 0, ±1 or the integers is not
+enough to pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from graders.checks import CheckKind, Compare, register, relations
+from graders.checks.relations import Relation, Tolerance
+from graders.formula import MAX_LENGTH, ExpressionError, body_span, evaluate, parse, render
+from graders.reference import ReferenceCase
+from graders.results import Comparison
+from graders.spec import Check, Mistake, Spec
+from graders.values import CallFailure, Opaque, Placeholder, SymbolicText
+
+
+@dataclass(frozen=True)
+class ExpressionMistake:
+    """A known wrong answer (in the same grammar) and the feedback it deserves."""
+
+    id: str
+    expression: str
+    feedback: str
+
+
+_FIXED_FRACTIONS = (0.62, 0.31, 0.87, 0.12)  # inside the domain, away from its integers
+
+
+def _sample_points(domain: tuple[float, float], seed: int, points: int) -> np.ndarray:
+    """Fixed points first (they read well in feedback), then seeded random ones.
+
+    All are rounded to a few significant digits of the domain's width, so the point
+    quoted in feedback is exactly the point that was evaluated.
+    """
+    low, high = domain
+    decimals = max(0, 3 - int(np.floor(np.log10(high - low))))
+    fixed = np.round([low + f * (high - low) for f in _FIXED_FRACTIONS], decimals - 1)
+    rng = np.random.default_rng(seed)
+    return np.concatenate([fixed, np.round(rng.uniform(low, high, points), decimals)])
+
+
+def _format_value(value: complex, digits: int) -> str:
+    if not np.isfinite(value):
+        return "undefined (nan)" if np.isnan(value) else "infinite"
+    real, imag = value.real, value.imag
+    if abs(imag) <= 1e-12 * max(1.0, abs(real)):
+        return f"{real:.{digits}g}"
+    return f"{real:.{digits}g}{imag:+.{digits}g}i"
+
+
+def _format_pair(first: complex, second: complex) -> tuple[str, str]:
+    """Both values, with just enough significant digits (4 or more) to tell them apart."""
+    for digits in range(4, 16):
+        shown = _format_value(first, digits), _format_value(second, digits)
+        if shown[0] != shown[1]:
+            return shown
+    return shown
+
+
+def _describe(answer: object) -> str:
+    """What kind of value arrived instead of a formula, in the student's terms."""
+    if isinstance(answer, bool):
+        return f"the boolean {answer}"
+    if isinstance(answer, int | float | complex | np.number):
+        return f"the number {answer}"
+    if isinstance(answer, np.ndarray):
+        return f"a numpy array of shape {answer.shape}"
+    if isinstance(answer, list | tuple):
+        return f"a {type(answer).__name__} of {len(answer)} items"
+    if isinstance(answer, Opaque):
+        summary = f" ({answer.summary})" if answer.summary else ""
+        return f"a {answer.type_name}{summary}"
+    if isinstance(answer, CallFailure):
+        return f"an error ({answer.exception}: {answer.message})"
+    return f"a value of type {type(answer).__name__}"
+
+
+def _is_missing(answer: object, variable: str) -> bool:
+    if answer is None or isinstance(answer, Placeholder):
+        return True
+    if isinstance(answer, SymbolicText | str):
+        text = answer.text if isinstance(answer, SymbolicText) else answer
+        if len(text) > MAX_LENGTH:
+            return False
+        start, end = body_span(text, variable)
+        return text[start:end] in ("", "...", "…")
+    return False
+
+
+# The relations a formula is searched for, in this order.
+_RELATIONS = (Relation.SIGN, Relation.ZERO, Relation.FACTOR, Relation.OFFSET)
+
+
+def _relation(got: np.ndarray, want: np.ndarray, where: np.ndarray, tolerance: Tolerance) -> str:
+    """A simple relation between the answer and the reference, or "" if there is none."""
+    dividing = where & (np.abs(want) > tolerance.atol)
+    found = relations.first([(got, want)], tolerance, _RELATIONS, where=where, dividing=dividing)
+    if found is None:
+        return ""
+    if found.relation is Relation.SIGN:
+        return "your answer is the negative of the derivative everywhere (a sign error)."
+    if found.relation is Relation.ZERO:
+        return "your expression is 0 everywhere."
+    if found.relation is Relation.FACTOR:
+        shown = _format_pair(found.value, 1.0)[0]
+        return f"your answer is off by a constant factor of {shown} everywhere."
+    shown = _format_pair(found.value, 0.0)[0]
+    return f"your answer differs from the derivative by a constant ({shown}) everywhere."
+
+
+def _evidence(
+    got: np.ndarray,
+    want: np.ndarray,
+    where: np.ndarray,
+    samples: np.ndarray,
+    variable: str,
+    tolerance: Tolerance,
+) -> str:
+    """A point where the answer and the reference differ, clearly if possible.
+
+    The fixed points come first and read best; a point where the two differ by at least
+    1% is preferred, so the quoted numbers do not look nearly equal.
+    """
+    mismatched = tolerance.mismatches(got, want, where)
+    relative = np.abs(got - want) / np.maximum(np.abs(want), tolerance.atol)
+    clear = mismatched & ~(relative < 0.01)  # a non-finite answer counts as clearly different
+    index = int(np.argmax(clear if clear.any() else mismatched))
+    shown_got, shown_want = _format_pair(got[index], want[index])
+    point = samples[index].real
+    return (
+        f"at {variable} = {point:g} your expression gives {shown_got}, "
+        f"the derivative there is {shown_want}."
+    )
+
+
+def compare_expression(
+    name: str,
+    answer: object,
+    reference: str,
+    *,
+    variable: str,
+    mistakes: Sequence[ExpressionMistake] = (),
+    domain: tuple[float, float] = (-1.5, 1.5),
+    rtol: float = 1e-6,
+    atol: float = 1e-9,
+    seed: int = 0,
+    points: int = 60,
+) -> Comparison:
+    """Grade a typed or sympy formula against a trusted reference formula, numerically.
+
+    The reference and mistakes are trusted (a bad one raises ExpressionError); the
+    answer never raises: every problem with it becomes feedback.
+    """
+    if _is_missing(answer, variable):
+        return Comparison(
+            passed=False,
+            feedback=f"No answer yet: write {name} as an expression in {variable}.",
+            attempted=False,
+        )
+    if not isinstance(answer, str | SymbolicText):
+        example = f'"3*{variable}^2*sin({variable})"'
+        return Comparison(
+            passed=False,
+            feedback=(
+                f"{name} should be an expression in {variable} (as text such as {example} "
+                f"or a sympy expression), but it is {_describe(answer)}."
+            ),
+        )
+    text = answer.text if isinstance(answer, SymbolicText) else answer
+    try:
+        student = parse(text, variable)
+    except ExpressionError as error:
+        return Comparison(passed=False, feedback=f"Could not read {name}: {error.message}")
+
+    samples = _sample_points(domain, seed, points)
+    want = evaluate(parse(reference, variable), samples)
+    got = evaluate(student, samples)
+    where = np.isfinite(want)
+    tolerance = Tolerance(rtol, atol)
+    reading = render(student)
+    if tolerance.agrees(got, want, where):
+        return Comparison(passed=True, feedback=f"Correct: {name} = {reading}.")
+
+    note = f" We read your answer as {reading}; if you meant something else, check the brackets."
+    for mistake in mistakes:
+        if tolerance.agrees(got, evaluate(parse(mistake.expression, variable), samples), where):
+            return Comparison(
+                passed=False, feedback=mistake.feedback.strip() + note, misconception=mistake.id
+            )
+    with np.errstate(all="ignore"):  # ratios and offsets of inf/nan values are expected
+        diagnosis = _relation(got, want, where, tolerance) or _evidence(
+            got, want, where, samples, variable, tolerance
+        )
+    return Comparison(passed=False, feedback=f"Not quite: {diagnosis}{note}")
+
+
+class Expression(CheckKind):
+    """A formula in the spec's ``expression.variable``, typed or given as text or sympy."""
+
+    typed_answers = True
+
+    def mistake_value(
+        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
+    ) -> Any:
+        return mistake.value  # a formula, read by the parser when compared
+
+    def compare(
+        self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
+    ) -> Comparison:
+        assert spec.expression is not None
+        wrong = cases[0].mistakes.get(check.name, {})
+        mistakes = [ExpressionMistake(m.id, wrong[m.id], m.feedback) for m in check.mistakes]
+        return compare_expression(
+            check.name,
+            answers[0],
+            cases[0].expected[check.name],
+            variable=spec.expression.variable,
+            mistakes=mistakes,
+            domain=spec.expression.domain,
+            rtol=check.rtol,
+            atol=check.atol,
+        )
+
+
+register(Compare.EXPRESSION, Expression())
