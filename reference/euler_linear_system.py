@@ -16,12 +16,11 @@ def Euler_Simple_Linear_System(t, dt):
 
 
 def _simulate(t, dt, dr_E, dr_I):
-    n = len(t)
-    r_I = np.zeros(n)
+    r_I = np.zeros(len(t))
     r_I[0] = 20
-    r_E = np.zeros(n)
+    r_E = np.zeros(len(t))
     r_E[0] = 30
-    for k in range(n - 1):
+    for k in range(len(t) - 1):
         r_E[k + 1] = r_E[k] + dt * dr_E(r_E, r_I, k)
         r_I[k + 1] = r_I[k] + dt * dr_I(r_E, r_I, k)
     return r_E, r_I

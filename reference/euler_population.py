@@ -2,8 +2,7 @@
 
 dt = 1
 t = np.arange(1, 5 + dt / 2, dt)
-n = len(t)
-p = np.zeros(n)
+p = np.zeros(len(t))
 p[0] = np.exp(0.3 * t[0])  # initial condition
-for k in range(n - 1):
+for k in range(len(t) - 1):
     p[k + 1] = p[k] + dt * 0.3 * p[k]

@@ -19,10 +19,9 @@ def Euler_Integrate_and_Fire(I, time, dt):
 def _integrate_and_fire(I, time, dt, dV):
     """Spike count, spike times and V, as the tutorial's function computes them."""
     Spike = 0
-    n = len(time)
-    V = V_reset * np.ones(n)
+    V = V_reset * np.ones(len(time))
     Spike_time = []
-    for k in range(n - 1):
+    for k in range(len(time) - 1):
         V[k + 1] = V[k] + dt * dV(V[k], I[k])
         if V[k] > V_th:  # the tutorial tests the value already stepped from, and marks it
             V[k] = 0
