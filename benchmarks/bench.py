@@ -5,18 +5,19 @@
 2. Grading 200 `.py` submissions one after another in one process, each in a fresh
    sandbox (what an instructor's loop costs without a warm pool).
 
-Measured (2 shared cores, `--repeats 9 --count 0`, runs taking turns; load average about 2,
-then about 5.5 for the second column):
+Measured (2 shared cores, `--repeats 9 --count 0`, runs taking turns, load average 1.5 to 2.3):
 
-    psp_charge                            0.749 s   1.646 s
-    neuron_gain                           0.715 s   1.685 s
-    euler_population                      0.699 s   1.645 s
-    lif_euler                             0.825 s   1.688 s
-    euler_linear_system                   0.829 s   1.778 s
-    euler_linear_system (known mistake)   0.847 s   1.799 s
+    psp_charge                            0.609 s
+    neuron_gain                           0.590 s
+    euler_population                      0.587 s
+    lif_euler                             0.615 s
+    euler_linear_system                   0.661 s
+    euler_linear_system (known mistake)   0.682 s
 
-The simulations cost about 0.1 s more than neuron_gain: the tutorial's own call (10,000
-Euler steps for the linear system) runs in the sandbox and again for the reference.
+At a load average of 5.5 every self-check took 1.65 to 1.8 s, the simulations about 0.1 s
+more than neuron_gain. The linear system's extra cost is the tutorial's own call, 10,000
+Euler steps in a Python loop, run in the sandbox (twice: the example cell calls it too) and
+again for the reference; a known mistake adds its own runs, made only when a check fails.
 """
 
 from __future__ import annotations
