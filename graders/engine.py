@@ -57,8 +57,10 @@ def build_job(
         if spec.setup.code and spec.setup.code not in setup_code:
             setup_code.append(spec.setup.code)
     # A notebook defines its own values, as it does for the student; a lone cell gets the
-    # values its handed-out notebook would have given it.
-    prelude = setup_code if submission.kind == "notebook" else setup_code + _given_code(specs)
+    # values its handed-out notebook would have given it: those of the exercises it answers
+    # (two tutorials give `t` different values), or of all when it answers none of them.
+    answered = [spec for spec in specs if graded[spec.id]] or specs
+    prelude = setup_code if submission.kind == "notebook" else setup_code + _given_code(answered)
     extractions = [
         sandbox.Extraction(
             exercise=_snapshot_key(spec, index),
@@ -322,8 +324,10 @@ def _comparisons(
     spec: Spec, snapshot: sandbox.Snapshot, cases: list[ReferenceCase]
 ) -> list[tuple[Check, Comparison]]:
     if spec.function is None:
+        values = {check.name: snapshot.values.get(check.name) for check in spec.checks}
+        others = {name: [value] for name, value in values.items()}  # one case
         return [
-            (check, compare_check(spec, check, snapshot.values.get(check.name), cases))
+            (check, compare_check(spec, check, values[check.name], cases, others))
             for check in spec.checks
         ]
     if spec.function.name not in snapshot.values:

@@ -5,10 +5,16 @@ here directly; student code never does. Every function check is made against the
 tutorial's own inputs first, then against seeded random parameter sets, so that an
 answer which only matches the tutorial's numbers (a hard-coded step, an ignored
 argument) is caught.
+
+A known mistake's values are computed on first use: only a failing check looks for
+them, and a mistake given as code (a mistaken simulation) may cost as much as the
+reference. Such code runs like the reference: a cell with the given values in scope,
+or a function called on the same inputs, once per input set whichever checks list it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +22,7 @@ import numpy as np
 
 from .checks import kind
 from .errors import ReferenceError
-from .spec import Choice, GivenValue, Spec, Uniform
+from .spec import Check, Choice, GivenValue, Mistake, Spec, Uniform
 
 
 @dataclass
@@ -26,7 +32,29 @@ class ReferenceCase:
     label: str
     kwargs: dict[str, Any]
     expected: dict[str, Any]
-    mistakes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    mistakes: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class LazyValues(Mapping[str, Any]):
+    """Values made on first access (and kept): their keys are known without computing them."""
+
+    def __init__(self, makers: dict[str, Callable[[], Any]]) -> None:
+        self._makers = makers
+        self._made: dict[str, Any] = {}
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in self._made:
+            self._made[key] = self._makers[key]()
+        return self._made[key]
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._makers  # without making the value, as Mapping's own would
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._makers)
+
+    def __len__(self) -> int:
+        return len(self._makers)
 
 
 def evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -> Any:
@@ -58,15 +86,22 @@ def reference_namespace(spec: Spec) -> dict[str, Any]:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ReferenceError(f"{spec.id}: cannot read reference module {path}: {exc}") from None
-    namespace: dict[str, Any] = {"np": np, "__name__": f"reference.{path.stem}"}
+    return _run_cell(spec, source, str(path), f"reference module {path}", spec.answer_names)
+
+
+def _run_cell(
+    spec: Spec, source: str, filename: str, what: str, names: list[str]
+) -> dict[str, Any]:
+    """Run instructor code as a cell with the given values in scope; it must bind ``names``."""
+    namespace: dict[str, Any] = {"np": np, "__name__": f"reference.{spec.reference or spec.id}"}
     namespace.update(given_values(spec))
     try:
-        exec(compile(source, str(path), "exec"), namespace)  # trusted instructor code
+        exec(compile(source, filename, "exec"), namespace)  # trusted instructor code
     except Exception as exc:
-        raise ReferenceError(f"{spec.id}: reference module {path} failed: {exc!r}") from None
-    missing = [name for name in spec.answer_names if name not in namespace]
+        raise ReferenceError(f"{spec.id}: {what} failed: {exc!r}") from None
+    missing = [name for name in names if name not in namespace]
     if missing:
-        raise ReferenceError(f"{spec.id}: reference module {path} defines no {', '.join(missing)}")
+        raise ReferenceError(f"{spec.id}: {what} defines no {', '.join(missing)}")
     return namespace
 
 
@@ -124,35 +159,126 @@ def reference_cases(spec: Spec) -> list[ReferenceCase]:
     """Expected values and every listed mistake's values, per call (one case for values)."""
     namespace = reference_namespace(spec)
     given = given_values(spec)
+    alternatives = _Alternatives(spec, namespace)
     if spec.function is None:
         expected = {
             check.name: kind(check.compare).expected(spec, check, namespace)
             for check in spec.checks
         }
         scope = {**given, **expected}
-        return [ReferenceCase("", {}, expected, _mistake_values(spec, scope))]
+        return [ReferenceCase("", {}, expected, _mistake_values(spec, scope, alternatives, 0, {}))]
     function = namespace[spec.function.name]
     cases = []
-    for label, kwargs in function_inputs(spec):
-        names = spec.function.return_names
+    for number, (label, kwargs) in enumerate(function_inputs(spec)):
         try:
-            outputs = function(**kwargs)
-            expected = dict(zip(names, (outputs,) if len(names) == 1 else outputs, strict=True))
+            expected = _named_outputs(spec, function(**kwargs))
         except Exception as exc:
             raise ReferenceError(
                 f"{spec.id}: the reference {spec.function.name} failed when called {label}: {exc!r}"
             ) from None
         scope = {**given, **kwargs, **expected}
-        cases.append(ReferenceCase(label, kwargs, expected, _mistake_values(spec, scope)))
+        mistakes = _mistake_values(spec, scope, alternatives, number, kwargs)
+        cases.append(ReferenceCase(label, kwargs, expected, mistakes))
     return cases
 
 
-def _mistake_values(spec: Spec, scope: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """Each listed mistake's value, as its check's kind makes it."""
-    return {
-        check.name: {
-            mistake.id: kind(check.compare).mistake_value(spec, check, mistake, scope)
-            for mistake in check.mistakes
+def _named_outputs(spec: Spec, outputs: Any) -> dict[str, Any]:
+    assert spec.function is not None
+    names = spec.function.return_names
+    return dict(zip(names, (outputs,) if len(names) == 1 else outputs, strict=True))
+
+
+class _Alternatives:
+    """Mistaken implementations (mistakes given as code), each run once per input set."""
+
+    def __init__(self, spec: Spec, reference: dict[str, Any]) -> None:
+        self.spec = spec
+        self.reference = reference
+        self.outputs: dict[tuple[str, int], dict[str, Any]] = {}
+
+    def value(self, mistake: Mistake, check: str, number: int, kwargs: dict[str, Any]) -> Any:
+        assert mistake.code is not None
+        key = (mistake.code, number)
+        if key not in self.outputs:
+            self.outputs[key] = self._run(mistake, kwargs)
+        if check not in self.outputs[key]:
+            raise ReferenceError(f"{self.spec.id}: mistake {mistake.id}'s code defines no {check}")
+        return self.outputs[key][check]
+
+    def _run(self, mistake: Mistake, kwargs: dict[str, Any]) -> dict[str, Any]:
+        assert mistake.code is not None
+        what = f"mistake {mistake.id}'s code"
+        if self.spec.function is None:
+            names = [check.name for check in self.spec.checks]
+            cell = _run_cell(self.spec, mistake.code, f"<{what}>", what, [])
+            return {name: cell[name] for name in names if name in cell}
+        function = self._function(mistake, what)
+        # The mistaken code may change its inputs in place; the reference's must stay as they are.
+        copies = {
+            name: np.copy(v) if isinstance(v, np.ndarray) else v for name, v in kwargs.items()
         }
+        try:
+            return _named_outputs(self.spec, function(**copies))
+        except Exception as exc:
+            label = describe_call(kwargs, self.spec.function.arguments)
+            raise ReferenceError(
+                f"{self.spec.id}: {what} failed when called {label}: {exc!r}"
+            ) from None
+
+    def _function(self, mistake: Mistake, what: str) -> Callable[..., Any]:
+        assert self.spec.function is not None and mistake.code is not None
+        name = mistake.function
+        if name is None:  # a block that defines the exercise's function again, mistakenly
+            name = self.spec.function.name
+            namespace = dict(self.reference)
+            try:
+                exec(compile(mistake.code, f"<{what}>", "exec"), namespace)  # trusted spec code
+            except Exception as exc:
+                raise ReferenceError(f"{self.spec.id}: {what} failed: {exc!r}") from None
+            if namespace.get(name) is self.reference[name]:
+                raise ReferenceError(f"{self.spec.id}: {what} defines no {name}")
+        else:
+            namespace = self.reference
+        function = namespace.get(name)
+        if not callable(function):
+            raise ReferenceError(
+                f"{self.spec.id}: {what} names {name}, which is no function of the reference module"
+            )
+        return function
+
+
+def _mistake_values(
+    spec: Spec,
+    scope: dict[str, Any],
+    alternatives: _Alternatives,
+    number: int,
+    kwargs: dict[str, Any],
+) -> dict[str, Mapping[str, Any]]:
+    """Each listed mistake's value, as its check's kind makes it, or as its code computes it;
+    made when first looked at."""
+    return {
+        check.name: LazyValues(
+            {
+                mistake.id: _mistake_maker(
+                    spec, check, mistake, scope, alternatives, number, kwargs
+                )
+                for mistake in check.mistakes
+            }
+        )
         for check in spec.checks
     }
+
+
+def _mistake_maker(
+    spec: Spec,
+    check: Check,
+    mistake: Mistake,
+    scope: dict[str, Any],
+    alternatives: _Alternatives,
+    number: int,
+    kwargs: dict[str, Any],
+) -> Callable[[], Any]:
+    if mistake.code is None:
+        return lambda: kind(check.compare).mistake_value(spec, check, mistake, scope)
+
+    return lambda: alternatives.value(mistake, check.name, number, kwargs)

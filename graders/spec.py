@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from . import checks, sandbox
 from .errors import SpecError
@@ -80,16 +80,60 @@ class ExerciseKind(StrEnum):
 
 
 class Mistake(Strict):
+    """A known mistake: the wrong value it produces (``value``), or, where a wrong step changes
+    every later value of a simulation, the mistaken implementation itself (``code``)."""
+
     id: Identifier
-    value: str = Field(
-        description="numeric checks: a Python expression; expression checks: a formula"
+    value: str | None = Field(
+        default=None,
+        description="numeric checks: a Python expression; expression checks: a formula",
+    )
+    code: str | None = Field(
+        default=None,
+        description="a function of the reference module (its name), or Python source run as the "
+        "reference is: a cell defining the check's name, or defining the exercise's function",
     )
     feedback: str = Field(min_length=1)
+
+    @field_validator("code")
+    @classmethod
+    def _compiles(cls, code: str | None) -> str | None:
+        if code is None or re.match(IDENTIFIER, code.strip()):
+            return code
+        try:
+            compile(code, "<mistake code>", "exec")
+        except SyntaxError as exc:
+            raise ValueError(
+                f"does not compile: {exc.msg} (line {exc.lineno} of the code)"
+            ) from None
+        return code
+
+    @model_validator(mode="after")
+    def _value_or_code(self) -> Mistake:
+        if (self.value is None) == (self.code is None):
+            raise ValueError(
+                f"mistake {self.id}: give either value (the wrong value, an expression) or code "
+                "(the mistaken implementation), not both or neither"
+            )
+        return self
+
+    @property
+    def function(self) -> str | None:
+        """The reference module's function that ``code`` names, if it is a name."""
+        if self.code is not None and re.match(IDENTIFIER, self.code.strip()):
+            return self.code.strip()
+        return None
 
 
 class Check(Strict):
     name: Identifier
     compare: CompareKind = checks.Compare.NUMERIC
+    counts: Identifier | None = Field(
+        default=None, description="count checks: the events check whose events this counts"
+    )
+    noun: Annotated[str, Field(pattern=r"^[a-z][a-z -]*$")] | None = Field(
+        default=None, description="events checks: what one event is called (default: event)"
+    )
     points: float = Field(default=1.0, gt=0)
     rtol: float = Field(default=1e-6, ge=0)
     atol: float = Field(default=1e-9, ge=0)
@@ -234,9 +278,12 @@ class Spec(Strict):
         compares = {check.compare for check in self.checks}
         if checks.Compare.EXPRESSION in compares and self.expression is None:
             raise ValueError("expression checks need an 'expression' section (variable, domain)")
+        by_name = {check.name: check for check in self.checks}
+        for number, check in enumerate(self.checks):
+            _check_consistent(number, check, by_name, self.function is not None)
         if self.function is not None:
             if checks.Compare.EXPRESSION in compares:
-                raise ValueError("a function exercise has numeric checks only")
+                raise ValueError("a function exercise has no expression checks")
             unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
                 raise ValueError(f"checks {', '.join(unknown)} are not in function.returns")
@@ -274,6 +321,37 @@ class Spec(Strict):
         if self.function is not None:
             return [self.function.name]
         return [check.name for check in self.checks]
+
+
+def _check_consistent(number: int, check: Check, by_name: dict[str, Check], function: bool) -> None:
+    """What a check's fields mean together with the rest of the spec; an error names the field
+    (and so the YAML line) it is about."""
+    at: tuple[str | int, ...] = ("checks", number)
+    if (check.compare == checks.Compare.COUNT) != (check.counts is not None):
+        raise _field_error((*at, "counts"), "goes with compare: count, and only there")
+    events = by_name.get(check.counts or "", check)
+    if check.counts is not None and events.compare != checks.Compare.EVENTS:
+        raise _field_error((*at, "counts"), f"'{check.counts}' is not an events check here")
+    if check.noun is not None and check.compare != checks.Compare.EVENTS:
+        raise _field_error((*at, "noun"), "goes with compare: events, and only there")
+    for index, mistake in enumerate(check.mistakes):
+        where = (*at, "mistakes", index, "code")
+        if mistake.code is not None and check.compare == checks.Compare.EXPRESSION:
+            raise _field_error(where, "an expression check's mistakes are formulas (value)")
+        if mistake.function is not None and not function:
+            raise _field_error(
+                where,
+                "names a function, but this exercise has no function to replace; give the "
+                f"mistaken cell's code, which defines {check.name}",
+            )
+
+
+def _field_error(loc: tuple[str | int, ...], message: str) -> ValidationError:
+    """A validation error located at one field, from a check that needs the whole spec."""
+    details = InitErrorDetails(
+        type=PydanticCustomError("value_error", message), loc=loc, input=None
+    )
+    return ValidationError.from_exception_data("Spec", [details])
 
 
 def load_spec(path: Path) -> Spec:

@@ -107,7 +107,10 @@ def _mistake_recognised(
     spec: Spec, check: Check, mistake_id: str, cases: list[ReferenceCase]
 ) -> str | None:
     check_name = check.name
-    wrong: list[Any] = [case.mistakes[check_name][mistake_id] for case in cases]
+    try:
+        wrong: list[Any] = [case.mistakes[check_name][mistake_id] for case in cases]
+    except ReferenceError as exc:  # a mistake's values are made only now
+        return str(exc)
     comparison = compare_check(spec, check, wrong if spec.function else wrong[0], cases)
     if comparison.passed:
         return f"mistake {mistake_id} passes {check_name}"

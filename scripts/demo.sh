@@ -21,6 +21,10 @@ run check neuron_gain examples/neuron_gain_hard_coded_step.py
 run check chain_rule --answer "4a^3 e^(a^4+1)"
 run check chain_rule examples/chain_rule_inner_forgotten.txt
 run check chain_rule --answer "diff(exp(a**4+1), a)"
+run check euler_population examples/euler_population_exact_solution.py
+run check lif_euler examples/lif_euler_missing_parentheses.py
+run check lif_euler examples/lif_euler_spikes_after_the_step.py
+run check euler_linear_system examples/euler_linear_system_updated_r_E.py
 run check product_rule_alpha examples/infinite_loop.py
 run check product_rule_alpha examples/hostile_reads_reference.py
 run grade examples/completed_tutorial.ipynb --report out/completed_tutorial.html

@@ -158,10 +158,9 @@ def test_typed_answer_is_graded(session):
 def test_unknown_exercise_is_one_line(session):
     [error] = session["unknown"]
     assert error["output_type"] == "error"
-    assert error["traceback"] == [
-        "CheckError: unknown exercise 'product_rule_alfa' "
-        "(known: chain_rule, neuron_gain, product_rule_alpha, psp_charge)"
-    ]
+    [line] = error["traceback"]
+    assert line.startswith("CheckError: unknown exercise 'product_rule_alfa' (known: chain_rule, ")
+    assert "product_rule_alpha" in line
 
 
 @pytest.mark.sandbox

@@ -10,6 +10,9 @@ share the relation diagnosis (sign, factor, offset, shift, numerical estimate) o
 - ``numeric``: arrays and numbers (``numeric.py``), located along the spec's axis.
 - ``expression``: typed formulas (``expression.py``), read by the safe parser in
   ``graders.formula`` and compared at sampled points.
+- ``events``: event times such as spike times (``events.py``), compared as a set.
+- ``count``: how many events there are (``count.py``), located by the event times it counts
+  (the one kind that reads another check's answers: ``compare_among``).
 - Function outputs (``function.py``) are not a kind but where answers come from: one per
   call of the student's function, each compared by its check's kind.
 
@@ -51,6 +54,8 @@ class Compare(StrEnum):
 
     NUMERIC = "numeric"
     EXPRESSION = "expression"
+    EVENTS = "events"
+    COUNT = "count"
 
 
 class CheckKind(ABC):
@@ -78,6 +83,18 @@ class CheckKind(ABC):
         """Compare the student's answers (one per case, as plain values) with the cases'
         expected values, recognising the cases' mistakes; never raises for any answer."""
 
+    def compare_among(
+        self,
+        spec: Spec,
+        check: Check,
+        answers: Sequence[Any],
+        cases: Sequence[ReferenceCase],
+        others: Mapping[str, Sequence[Any]],
+    ) -> Comparison:
+        """``compare``, knowing the student's answers to the exercise's checks (by name, one
+        per case): a kind whose feedback needs another answer reads it here."""
+        return self.compare(spec, check, answers, cases)
+
 
 _KINDS: dict[str, CheckKind] = {}
 
@@ -100,9 +117,16 @@ def kind(name: str) -> CheckKind:
 
 
 def compare_check(
-    spec: Spec, check: Check, actual: Any, cases: Sequence[ReferenceCase]
+    spec: Spec,
+    check: Check,
+    actual: Any,
+    cases: Sequence[ReferenceCase],
+    others: Mapping[str, Sequence[Any]] | None = None,
 ) -> Comparison:
     """Compare one check's answer: the value, or for a function check a list with one
-    returned value per call."""
+    returned value per call. ``others``: the student's answers to every check of the
+    exercise (by name, one per case), when known."""
     answers = actual if spec.function is not None else [actual]
-    return kind(check.compare).compare(spec, check, answers, cases)
+    if others is None:
+        return kind(check.compare).compare(spec, check, answers, cases)
+    return kind(check.compare).compare_among(spec, check, answers, cases, others)

@@ -26,10 +26,13 @@ def compare_outputs(
     """Compare one check's returned value in each call's result (or the CallFailure it
     raised), after making sure every result has the declared number of values."""
     assert spec.function is not None
-    position = spec.function.return_names.index(check.name)
-    actual = [returned_value(spec, result, position) for result in results]
+    returned = {
+        name: [returned_value(spec, result, position) for result in results]
+        for position, name in enumerate(spec.function.return_names)
+    }
+    actual = returned[check.name]
     bad_return = next((a for a in actual if isinstance(a, Comparison)), None)
-    return bad_return or compare_check(spec, check, actual, cases)
+    return bad_return or compare_check(spec, check, actual, cases, returned)
 
 
 def returned_value(spec: Spec, result: Any, position: int) -> Any:
