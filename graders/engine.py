@@ -28,7 +28,7 @@ from .results import (
 )
 from .spec import Check, Spec, SpecError
 from .submission import CodeCell, Submission, SubmissionError
-from .values import CallFailure, Placeholder
+from .values import CallFailure, Opaque, Placeholder
 
 WEAKER_ISOLATION = (
     "bubblewrap is not available here: the submission ran as a plain child process with "
@@ -77,7 +77,7 @@ def build_job(
     extractions = [
         sandbox.Extraction(
             exercise=_snapshot_key(spec, index),
-            names=spec.answer_names,
+            names=spec.answer_names + spec.from_submission,
             calls=[
                 sandbox.Call(function=spec.function.name, kwargs=case.kwargs)
                 for case in cases[spec.id]
@@ -274,6 +274,10 @@ def _grade_cell(
             else f"{_capital(where)} never finished, so {wanted} could not be read."
         )
         return _unanswered(spec, status, message)
+    own_inputs = ""
+    if spec.from_submission:
+        submitted, own_inputs = _submitted_inputs(spec, snapshot)
+        cases = reference_cases(spec, submitted)
     if problem is None and spec.function is not None:
         problem = _call_problem(spec, snapshot, cases, where)
         if problem is not None and problem[0] == Status.NOT_ATTEMPTED:
@@ -287,8 +291,48 @@ def _grade_cell(
             f"{_listing(placeholders)} {verb} still `...`, and the code then stopped with "
             f"{cell.exception} at line {cell.line}."
         )
-        return _exercise(spec, _comparisons(spec, snapshot, cases), None, note)
-    return _exercise(spec, _comparisons(spec, snapshot, cases), problem)
+        return _exercise(spec, _comparisons(spec, snapshot, cases), None, f"{note} {own_inputs}")
+    return _exercise(spec, _comparisons(spec, snapshot, cases), problem, own_inputs)
+
+
+def _submitted_inputs(spec: Spec, snapshot: sandbox.Snapshot) -> tuple[dict[str, Any], str]:
+    """The student's own values of the spec's ``from_submission`` givens (their noisy
+    signal), and a note on each one that cannot stand in for the seeded value."""
+    seeded = given_values(spec)
+    usable: dict[str, Any] = {}
+    notes = []
+    for name in spec.from_submission:
+        if name not in snapshot.values:
+            continue  # a hand-in that does not define it is graded on the seeded value
+        value, problem = _as_input(snapshot.values[name], np.asarray(seeded[name]))
+        if problem is None:
+            usable[name] = value
+        else:
+            notes.append(
+                f"Your {name} {problem}, so the expected values were computed from {name} as "
+                f"the exercise defines it instead: fix {name} first."
+            )
+    return usable, " ".join(notes)
+
+
+def _as_input(value: Any, seeded: np.ndarray) -> tuple[Any, str | None]:
+    """The value as an array like ``seeded`` (same shape, real numbers), or why it is not."""
+    if isinstance(value, Placeholder):
+        return None, "is still `...`"
+    if not isinstance(value, np.ndarray | np.generic | int | float | list | tuple):
+        kind = value.type_name if isinstance(value, Opaque) else type(value).__name__
+        return None, f"is not an array of numbers (it is a {kind})"
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None, "does not hold plain numbers"
+    if array.shape != seeded.shape:
+        if array.ndim == seeded.ndim == 1:
+            return None, f"has {array.size} values where {seeded.size} are expected"
+        return None, f"has shape {array.shape} where {seeded.shape} is expected"
+    if not np.isfinite(array).all():
+        return None, "has NaN or infinite values"
+    return array, None
 
 
 def _call_problem(

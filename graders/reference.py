@@ -9,12 +9,16 @@ argument) is caught.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 
 from .spec import Check, Choice, GivenValue, Spec, Uniform
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 class ReferenceError(Exception):
@@ -40,19 +44,23 @@ def _evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) -
         raise ReferenceError(f"{spec.id}: cannot evaluate {name} = {value!r}: {exc}") from None
 
 
-def given_values(spec: Spec) -> dict[str, Any]:
-    return _scope(spec, spec.given)
+def given_values(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> dict[str, Any]:
+    """The given values; ``submitted`` replaces some (the student's own ``from_submission``
+    values), and the givens after them are computed from the replacements."""
+    return _scope(spec, spec.given, submitted)
 
 
-def _scope(spec: Spec, values: dict[str, GivenValue]) -> dict[str, Any]:
+def _scope(
+    spec: Spec, values: dict[str, GivenValue], submitted: Mapping[str, Any] = _NONE
+) -> dict[str, Any]:
     """Each value evaluated in order, seeing those before it."""
     scope: dict[str, Any] = {}
     for name, value in values.items():
-        scope[name] = _evaluate(spec, name, value, scope)
+        scope[name] = submitted[name] if name in submitted else _evaluate(spec, name, value, scope)
     return scope
 
 
-def reference_namespace(spec: Spec) -> dict[str, Any]:
+def reference_namespace(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> dict[str, Any]:
     """Run the reference module as the instructor's cell, with the given values in scope."""
     path = spec.reference_path
     try:
@@ -60,7 +68,7 @@ def reference_namespace(spec: Spec) -> dict[str, Any]:
     except OSError as exc:
         raise ReferenceError(f"{spec.id}: cannot read reference module {path}: {exc}") from None
     namespace: dict[str, Any] = {"np": np, "__name__": f"reference.{path.stem}"}
-    namespace.update(given_values(spec))
+    namespace.update(given_values(spec, submitted))
     try:
         exec(compile(source, str(path), "exec"), namespace)  # trusted instructor code
     except Exception as exc:
@@ -121,10 +129,11 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-def reference_cases(spec: Spec) -> list[ReferenceCase]:
-    """Expected values and every listed mistake's values, per call (one case for values)."""
-    namespace = reference_namespace(spec)
-    given = given_values(spec)
+def reference_cases(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> list[ReferenceCase]:
+    """Expected values and every listed mistake's values, per call (one case for values);
+    ``submitted``: the student's own values of the spec's ``from_submission`` givens."""
+    namespace = reference_namespace(spec, submitted)
+    given = given_values(spec, submitted)
     if spec.function is None:
         expected = {check.name: _expected(spec, check, namespace) for check in spec.checks}
         scope = {**given, **expected}

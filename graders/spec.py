@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -172,6 +173,11 @@ class Spec(Strict):
     axis: Identifier | None = Field(
         default=None, description="the given that indexes array answers"
     )
+    from_submission: list[Identifier] = Field(
+        default_factory=list,
+        description="given arrays taken from the submission when it defines them (a random "
+        "signal): the expected values are computed from the student's own",
+    )
     checks: list[Check] = Field(min_length=1)
     assignment: Annotated[str, Field(pattern=ASSIGNMENT)] | None = Field(
         default=None, description="the handed-out notebook this exercise is part of"
@@ -201,6 +207,17 @@ class Spec(Strict):
             if duplicates := sorted({id_ for id_ in ids if ids.count(id_) > 1}):
                 raise ValueError(f"{check.name}: duplicate mistake ids: {', '.join(duplicates)}")
         return checks
+
+    @field_validator("from_submission")
+    @classmethod
+    def _given_first(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        given = info.data.get("given", {})
+        if unknown := [name for name in names if name not in given]:
+            raise ValueError(
+                f"{', '.join(unknown)} must also be in given (the value used where the "
+                "submission does not define it)"
+            )
+        return names
 
     @field_validator("markers")
     @classmethod
