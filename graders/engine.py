@@ -27,7 +27,7 @@ from .results import (
     SubmissionResult,
 )
 from .spec import Check, Spec, SpecError
-from .submission import CodeCell, Submission, SubmissionError
+from .submission import CodeCell, Submission, SubmissionError, named_answers
 from .values import CallFailure, Opaque, Placeholder
 
 WEAKER_ISOLATION = (
@@ -193,8 +193,39 @@ def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[
 
 
 def _grade_typed_answer(spec: Spec, answer: str, case: ReferenceCase) -> ExerciseResult:
-    comparisons = [(check, compare_check(spec, check, answer, [case])) for check in spec.checks]
-    return _exercise(spec, comparisons, problem=None)
+    answers, note = typed_answers(spec, answer)
+    comparisons = [
+        (check, compare_check(spec, check, answers.get(check.name), [case]))
+        for check in spec.checks
+    ]
+    return _exercise(spec, comparisons, None, note)
+
+
+def typed_answers(spec: Spec, text: str) -> tuple[dict[str, str], str]:
+    """Each formula check's typed answer, and a note when the text cannot be split.
+
+    One formula is the whole text (a `dr/da =` or `dr_da =` label in front is the parser's
+    business). Several are typed one per line as `NAME = FORMULA`.
+    """
+    names = [check.name for check in spec.checks]
+    named = named_answers(text)
+    if len(names) == 1:
+        if named is not None and list(named) == names:
+            return named, ""
+        return {names[0]: text}, ""
+    if named is None:
+        lines = "; ".join(f"{name} = ..." for name in names)
+        return {}, (
+            f"This exercise asks for {_listing(names)}: type each formula on its own line, "
+            f"named ({lines}); on the command line, --answer once for each."
+        )
+    unknown = [name for name in named if name not in names]
+    if unknown:
+        return named, (
+            f"{_listing(unknown)} {'is' if len(unknown) == 1 else 'are'} not asked for here "
+            f"(this exercise asks for {_listing(names)})."
+        )
+    return named, ""
 
 
 def _grade_from_outcome(
