@@ -7,7 +7,7 @@ the plain values it hands back and turns them into statuses, points and feedback
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -307,7 +307,7 @@ def _grade_cell(
         return _unanswered(spec, status, message)
     own_inputs = ""
     if spec.from_submission:
-        submitted, own_inputs = _submitted_inputs(spec, snapshot)
+        submitted, own_inputs = submitted_inputs(spec, snapshot.values)
         cases = reference_cases(spec, submitted)
     if problem is None and spec.function is not None:
         problem = _call_problem(spec, snapshot, cases, where)
@@ -326,16 +326,17 @@ def _grade_cell(
     return _exercise(spec, _comparisons(spec, snapshot, cases), problem, own_inputs)
 
 
-def _submitted_inputs(spec: Spec, snapshot: sandbox.Snapshot) -> tuple[dict[str, Any], str]:
-    """The student's own values of the spec's ``from_submission`` givens (their noisy
-    signal), and a note on each one that cannot stand in for the seeded value."""
+def submitted_inputs(spec: Spec, values: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The student's own values (plain data, as the sandbox hands them back) of the spec's
+    ``from_submission`` givens (their noisy signal), and a note on each one that cannot
+    stand in for the seeded value."""
     seeded = given_values(spec)
     usable: dict[str, Any] = {}
     notes = []
     for name in spec.from_submission:
-        if name not in snapshot.values:
+        if name not in values:
             continue  # a hand-in that does not define it is graded on the seeded value
-        value, problem = _as_input(snapshot.values[name], np.asarray(seeded[name]))
+        value, problem = _as_input(values[name], np.asarray(seeded[name]))
         if problem is None:
             usable[name] = value
         else:

@@ -312,3 +312,15 @@ def test_a_course_of_ones_own_with_a_hidden_check(tmp_path, capsys):
     assert not hidden.passed
     assert "Hidden check: not passed." in hidden.message
     assert "6 * t" not in (out / "power_rule.py").read_text()
+
+
+def test_practice_exercises_are_exported_and_checked_on_the_students_own_signal(tests_dir):
+    assert (tests_dir / "filtering.py").is_file()
+    tx = np.arange(0, 2, 0.01)
+    x1 = np.sin(0.5 * np.pi * tx) + np.random.default_rng(7).uniform(0, 1, tx.size) * 0.5
+    env = {"x1": x1, "x1_diff": x1[1:] - x1[:-1], "x1_integrate": np.cumsum(x1) * 0.01}
+    test = run_test(tests_dir / "filtering.py", env)
+    passed = {case.test_case.name: case.passed for case in test.test_case_results}
+    assert passed == {"x1_diff": True, "x1_integrate": False}
+    assert "running integral of x1" in test.summary()
+    assert run_test(tests_dir / "sine_derivative.py", {"sine_diff": "slope"}).test_case_results

@@ -9,9 +9,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import FIXTURES, INSTRUCTOR_NOTEBOOK, STUDENT_NOTEBOOK, check, exercise
+from conftest import FIXTURES, INSTRUCTOR_NOTEBOOK, REPO, STUDENT_NOTEBOOK, check, exercise
 from graders import spec, submission
 from graders.assignments import exercises_for, holds_marker
+from graders.notebook import check as self_check
 from graders.results import CheckStatus, Status
 from graders.validate import prove
 
@@ -236,3 +237,25 @@ def test_from_submission_is_a_list_of_names(tmp_path: Path) -> None:
         spec.SpecError, match=r"\(line 1\): from_submission: Input should be a valid list"
     ):
         spec.load_spec(path)
+
+
+@pytest.mark.sandbox
+def test_self_check_grades_a_practice_notebook_against_its_assignment(tmp_path: Path) -> None:
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("import numpy as np"),
+        nbformat.v4.new_markdown_cell("## Practice 4.1: Riemann sum"),
+        nbformat.v4.new_code_cell((REPO / "examples" / "riemann_sum_correct.py").read_text()),
+        nbformat.v4.new_markdown_cell("## Practice 5: filtering a noisy signal"),
+        nbformat.v4.new_code_cell((REPO / "examples" / "filtering_correct.py").read_text()),
+    ]
+    path = tmp_path / "practice.ipynb"
+    nbformat.write(notebook, path)
+    feedback = self_check(source_file=path)
+    graded = {e.id: e.status for e in feedback.result.exercises}
+    assert set(graded) == set(practice_ids())
+    assert graded["riemann_sum"] == graded["filtering"] == Status.PASSED
+    assert graded["sine_derivative"] == Status.NOT_ATTEMPTED
+    named = self_check(source_file=INSTRUCTOR_NOTEBOOK, assignment=PRACTICE)
+    # The real notebook gives Section 5's code: graded against the practice set only when asked.
+    assert exercise(named.result, "filtering").status == Status.PASSED
