@@ -21,6 +21,10 @@ run check neuron_gain examples/neuron_gain_hard_coded_step.py
 run check chain_rule --answer "4a^3 e^(a^4+1)"
 run check chain_rule examples/chain_rule_inner_forgotten.txt
 run check chain_rule --answer "diff(exp(a**4+1), a)"
+# The Tutorial 1 practice set (assignment W0D4_Tutorial1_practice).
+run check sine_derivative examples/sine_derivative_not_divided.py
+run check riemann_sum examples/riemann_sum_right_edges.py
+run check filtering examples/filtering_correct.py
 run check product_rule_alpha examples/infinite_loop.py
 run check product_rule_alpha examples/hostile_reads_reference.py
 run grade examples/completed_tutorial.ipynb --report out/completed_tutorial.html
