@@ -162,6 +162,10 @@ def grade(
             require_isolation=require_isolation,
         )
     graded = {spec.id: graded_cells(spec, submission) for spec in specs}
+    if answered_only and any(graded.values()):
+        # Only the exercises the file answers get their given values: another exercise's
+        # own h or dt would otherwise clash with theirs and neither would be given.
+        specs = [spec for spec in specs if graded[spec.id]]
     outcome = run.submit(build_job(specs, submission, cases, graded))
     if outcome.setup_failed:
         last_line = (outcome.stderr.strip().splitlines() or [outcome.termination])[-1]

@@ -10,7 +10,7 @@ import nbformat
 import pytest
 
 from conftest import FIXTURES, INSTRUCTOR_NOTEBOOK, REPO, STUDENT_NOTEBOOK, check, exercise
-from graders import spec, submission
+from graders import engine, spec, submission
 from graders.assignments import exercises_for, holds_marker
 from graders.notebook import check as self_check
 from graders.results import CheckStatus, Status
@@ -259,3 +259,23 @@ def test_self_check_grades_a_practice_notebook_against_its_assignment(tmp_path: 
     named = self_check(source_file=INSTRUCTOR_NOTEBOOK, assignment=PRACTICE)
     # The real notebook gives Section 5's code: graded against the practice set only when asked.
     assert exercise(named.result, "filtering").status == Status.PASSED
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    ("example", "exercise_id", "score"),
+    [
+        ("riemann_sum_right_edges.py", "riemann_sum", 0),  # dt = 0.5, where psp_charge's is 0.1
+        ("filtering_cumulative.py", "filtering", 1),  # h = 0.01, where sine_derivative's is 0.2
+        ("sine_derivative_correct.py", "sine_derivative", 2),
+    ],
+)
+def test_a_py_graded_against_every_exercise_gets_its_own_given_values(
+    example: str, exercise_id: str, score: float
+) -> None:
+    # Exercises that give the same name different values (dt, h) do not displace each other.
+    loaded = submission.load(REPO / "examples" / example)
+    result = engine.grade(loaded, spec.load_all(), answered_only=True)
+    assert [e.id for e in result.exercises] == [exercise_id]
+    assert result.score == score
+    assert "NameError" not in exercise(result, exercise_id).feedback
