@@ -13,8 +13,9 @@ from typing import Any
 import numpy as np
 
 from . import sandbox
+from .antiderivative import compare_antiderivative
 from .assignments import AssignmentError, graded_cells
-from .compare import Case, Tolerance, compare_numeric
+from .compare import Case, Grid, Location, Tolerance, compare_numeric
 from .expressions import ExpressionMistake, compare_expression
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, ReferenceError, given_values, reference_cases
@@ -26,7 +27,7 @@ from .results import (
     Status,
     SubmissionResult,
 )
-from .spec import Check, Spec, SpecError
+from .spec import FORMULA_KINDS, Check, Spec, SpecError
 from .submission import CodeCell, Submission, SubmissionError, named_answers
 from .values import CallFailure, Opaque, Placeholder
 
@@ -459,20 +460,40 @@ def _kind(value: Any) -> str:
 
 def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCase]) -> Comparison:
     """Compare one check's answer (a list, one per call, for function checks)."""
-    if check.compare == "expression":
+    if check.compare in FORMULA_KINDS:
         assert spec.expression is not None
         mistakes = [ExpressionMistake(m.id, m.value, m.feedback) for m in check.mistakes]
+        expected = cases[0].expected
+        if check.compare == "antiderivative":
+            [(variable, domain)] = spec.expression.domains.items()
+            return compare_antiderivative(
+                check.name,
+                actual,
+                expected[check.name],
+                variable=variable,
+                domain=domain,
+                mistakes=mistakes,
+                rtol=check.rtol,
+                atol=check.atol,
+            )
+        # The exercise's other formulas, to recognise df_dx given where df_dy belongs.
+        # (Where the two are equal, as for x² + 2xy + y², a swapped answer is right.)
+        others = {
+            c.name: expected[c.name]
+            for c in spec.checks
+            if c.name != check.name and c.compare == check.compare
+        }
         return compare_expression(
             check.name,
             actual,
-            cases[0].expected[check.name],
-            variable=spec.expression.variable,
+            expected[check.name],
+            domains=spec.expression.domains,
             mistakes=mistakes,
-            domain=spec.expression.domain,
+            others=others,
             rtol=check.rtol,
             atol=check.atol,
         )
-    given_axis = (spec.axis, given_values(spec)[spec.axis]) if spec.axis is not None else None
+    given_axis = _given_location(spec)
     actuals = actual if spec.function is not None else [actual]
     numeric_cases = [
         Case(
@@ -493,6 +514,17 @@ def compare_check(spec: Spec, check: Check, actual: Any, cases: list[ReferenceCa
         allow_constant=check.allow_constant,
         mistake_feedback={m.id: m.feedback for m in check.mistakes},
     )
+
+
+def _given_location(spec: Spec) -> Location | None:
+    """The spec's ``axes`` as a grid (named after the given of its shape), or its ``axis``."""
+    given = given_values(spec)
+    if spec.axes:
+        rows, columns = ((name, np.asarray(given[name])) for name in spec.axes)
+        shape = (len(rows[1]), len(columns[1]))
+        full = next((name for name, value in given.items() if np.shape(value) == shape), None)
+        return Grid(rows, columns, full)
+    return (spec.axis, given[spec.axis]) if spec.axis is not None else None
 
 
 def _returned_axis(spec: Spec, case: ReferenceCase, name: str) -> tuple[str, Any] | None:

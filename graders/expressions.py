@@ -14,7 +14,8 @@ points, so agreeing at 0, ±1 or the integers is not enough to pass.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -185,11 +186,11 @@ def _error(text: str, message: str, position: int) -> ExpressionError:
 class _Lexer:
     """Turns ``text[start:end]`` into tokens whose positions index the original text."""
 
-    def __init__(self, text: str, start: int, end: int, variable: str) -> None:
+    def __init__(self, text: str, start: int, end: int, variables: Sequence[str]) -> None:
         self.text = text
         self.pos = start
         self.end = end
-        self.variable = variable
+        self.variables = tuple(variables)
         self.tokens: list[_Token] = []
 
     def run(self) -> list[_Token]:
@@ -266,7 +267,7 @@ class _Lexer:
         self.tokens.extend(pieces)
 
     def _name_token(self, word: str, position: int, latex: bool) -> _Token | None:
-        if word == self.variable:
+        if word in self.variables:
             return _Token(VARIABLE, word, position, word)
         if word in _CONSTANTS:
             return _Token(CONSTANT, _CONSTANTS[word], position, word)
@@ -277,7 +278,7 @@ class _Lexer:
     def _reject_word(self, word: str, position: int) -> None:
         """Explain words that are commands, code or another variable, not part of a formula."""
         lowered = word.lower()
-        formula = f"write the derivative itself as a formula in {self.variable}"
+        formula = f"write the derivative itself as a formula in {listing(self.variables)}"
         if lowered in _DIFFERENTIATION:
             message = f"`{word}` asks the computer to do the differentiation; {formula}"
         elif lowered in _INTEGRATION:
@@ -290,7 +291,7 @@ class _Lexer:
             message = f"`{word}` is Python code, not part of a formula; {formula}"
         elif len(word) == 1 and word.isalpha():
             message = (
-                f"this exercise's variable is {self.variable}; your answer uses {word} "
+                f"{_variables_phrase(self.variables)}; your answer uses {word} "
                 f"(at position {position})"
             )
         else:
@@ -306,7 +307,10 @@ class _Lexer:
             if rest.lower() in _FUNCTIONS:
                 name = rest
             else:
-                name = next((n for n in (self.variable, "pi", "e", "E") if rest.startswith(n)), "")
+                # Longest first: with variables t and tau, "tau" is not t*a*u, and with
+                # single-letter constants (C, p, i) "pi" is still π.
+                names = sorted((*self.variables, "pi", "e", "E"), key=len, reverse=True)
+                name = next((n for n in names if rest.startswith(n)), "")
             token = self._name_token(name, position + index, latex=False) if name else None
             if token is None:
                 return None
@@ -322,7 +326,7 @@ class _Lexer:
         inner = "".join(_SUPERSCRIPTS[c] for c in self.text[start : self.pos])
         # One character each way, so lexing the translated text keeps the positions.
         translated = self.text[:start] + inner + self.text[self.pos :]
-        exponent = _Lexer(translated, start, self.pos, self.variable).run()[:-1]
+        exponent = _Lexer(translated, start, self.pos, self.variables).run()[:-1]
         first, last = self.text[start], self.text[self.pos - 1]
         self.tokens.append(_Token(OPERATOR, "^", start, first))
         self.tokens.append(_Token(OPEN, "(", start, first))
@@ -409,13 +413,38 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _is_derivative_label(left: str, variable: str) -> bool:
-    """``dr/da``, ``dr_da``, ``\\frac{dr}{da}``, ``d/da r`` or ``r'(a)`` in front of ``=``."""
-    return bool(left.strip()) and ("'" in left or ("d" in left and variable in left))
+def _is_label(left: str, variables: Sequence[str]) -> bool:
+    """``dr/da``, ``dr_da``, ``\\frac{dr}{da}``, ``d/da r`` or ``r'(a)``, or a function of
+    the variables such as ``F(t)``, in front of ``=``."""
+    if not left.strip():
+        return False
+    if "'" in left or ("d" in left and any(v in left for v in variables)):
+        return True
+    function = re.fullmatch(r"\s*[A-Za-z]\w*\s*\(([^()]*)\)\s*", left)
+    return function is not None and {name.strip() for name in function[1].split(",")} <= set(
+        variables
+    )
 
 
-def _body_span(text: str, variable: str) -> tuple[int, int]:
+def as_variables(variable: str | Sequence[str]) -> tuple[str, ...]:
+    """One variable's name, or several, as a tuple."""
+    return (variable,) if isinstance(variable, str) else tuple(variable)
+
+
+def listing(names: Sequence[str]) -> str:
+    """``t``, ``x and y``, ``x, y and z``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _variables_phrase(variables: Sequence[str]) -> str:
+    if len(variables) == 1:
+        return f"this exercise's variable is {variables[0]}"
+    return f"this exercise's variables are {listing(variables)}"
+
+
+def _body_span(text: str, variable: str | Sequence[str]) -> tuple[int, int]:
     """Where the formula sits in ``text``, without math delimiters or a ``dr/da =`` label."""
+    variables = as_variables(variable)
     start, end = _trim(text, 0, len(text))
     for opening, closing in _DELIMITERS:
         inside = end - start - len(opening) - len(closing)
@@ -423,7 +452,7 @@ def _body_span(text: str, variable: str) -> tuple[int, int]:
             start, end = _trim(text, start + len(opening), end - len(closing))
             break
     equals = [index for index in range(start, end) if text[index] == "="]
-    if len(equals) == 1 and _is_derivative_label(text[start : equals[0]], variable):
+    if len(equals) == 1 and _is_label(text[start : equals[0]], variables):
         start, end = _trim(text, equals[0] + 1, end)
     return start, end
 
@@ -431,10 +460,10 @@ def _body_span(text: str, variable: str) -> tuple[int, int]:
 class _Parser:
     """Recursive descent over the tokens; counts nodes and nesting so both stay bounded."""
 
-    def __init__(self, text: str, tokens: list[_Token], variable: str) -> None:
+    def __init__(self, text: str, tokens: list[_Token], variables: tuple[str, ...]) -> None:
         self.text = text
         self.tokens = tokens
-        self.variable = variable
+        self.variables = variables
         self.index = 0
         self.depth = 0
         self.nodes = 0
@@ -607,46 +636,58 @@ class _Parser:
             return _error(self.text, f"unmatched '{token.raw}'", token.position)
         return _error(
             self.text,
-            f"expected a number, {self.variable}, a function or '(' but found '{token.raw}'",
+            f"expected a number, {' or '.join(self.variables)}, a function or '(' but found "
+            f"'{token.raw}'",
             token.position,
         )
 
 
-def parse(text: str, variable: str) -> Node:
-    """Read a formula in ``variable``; raises ExpressionError with a message for the student."""
+def parse(text: str, variable: str | Sequence[str]) -> Node:
+    """Read a formula in ``variable`` (or several variables); raises ExpressionError with a
+    message for the student."""
+    variables = as_variables(variable)
     if len(text) > MAX_LENGTH:
         raise ExpressionError(
             f"answer is too long ({len(text)} characters; at most {MAX_LENGTH})", None
         )
     start, end = _body_span(text, variable)
-    tokens = _Lexer(text, start, end, variable).run()
-    return _Parser(text, tokens, variable).parse()
+    tokens = _Lexer(text, start, end, variables).run()
+    return _Parser(text, tokens, variables).parse()
 
 
 # --- Evaluating and rendering --------------------------------------------------------
 
 
-def evaluate(node: Node, values: np.ndarray) -> np.ndarray:
-    """The formula at each value, as complex128; overflow and poles give inf/nan, not errors."""
-    points = np.asarray(values, dtype=np.complex128)
+def evaluate(node: Node, values: np.ndarray | Mapping[str, np.ndarray]) -> np.ndarray:
+    """The formula at each point, as complex128; overflow and poles give inf/nan, not errors.
+
+    ``values``: the one variable's values, or each variable's by name (equal shapes).
+    """
+    if isinstance(values, Mapping):
+        points = {name: np.asarray(v, dtype=np.complex128) for name, v in values.items()}
+        shape = next(iter(points.values())).shape
+    else:
+        single = np.asarray(values, dtype=np.complex128)
+        # One variable: its values, whatever the variable is called.
+        points, shape = defaultdict(lambda: single), single.shape
     with np.errstate(all="ignore"):
-        return np.asarray(_evaluate(node, points), dtype=np.complex128)
+        return np.asarray(_evaluate(node, points, shape), dtype=np.complex128)
 
 
-def _evaluate(node: Node, points: np.ndarray) -> np.ndarray:
+def _evaluate(node: Node, points: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     match node:
         case Number(value=value):
-            return np.full(points.shape, value, dtype=np.complex128)
-        case Variable():
-            return points
+            return np.full(shape, value, dtype=np.complex128)
+        case Variable(name=name):
+            return points[name]
         case Constant(name=name):
-            return np.full(points.shape, _CONSTANT_VALUES[name], dtype=np.complex128)
+            return np.full(shape, _CONSTANT_VALUES[name], dtype=np.complex128)
         case Negate(operand=operand):
-            return -_evaluate(operand, points)
+            return -_evaluate(operand, points, shape)
         case Call(function=function, argument=argument):
-            return _EVALUATORS[function](_evaluate(argument, points)).astype(np.complex128)
+            return _EVALUATORS[function](_evaluate(argument, points, shape)).astype(np.complex128)
         case Binary(operator=operator, left=left, right=right):
-            return _apply(operator, _evaluate(left, points), _evaluate(right, points))
+            return _apply(operator, _evaluate(left, points, shape), _evaluate(right, points, shape))
     raise TypeError(f"not an expression node: {node!r}")
 
 
@@ -723,7 +764,7 @@ _FIXED_FRACTIONS = (0.62, 0.31, 0.87, 0.12)  # inside the domain, away from its 
 
 
 @dataclass(frozen=True)
-class _Tolerance:
+class Tolerance:
     rtol: float
     atol: float
 
@@ -738,17 +779,37 @@ class _Tolerance:
         return not self.mismatches(got, want, where).any()
 
 
-def _sample_points(domain: tuple[float, float], seed: int, points: int) -> np.ndarray:
+def _sample_points(
+    domain: tuple[float, float], seed: int, points: int, turn: int = 0
+) -> np.ndarray:
     """Fixed points first (they read well in feedback), then seeded random ones.
 
     All are rounded to a few significant digits of the domain's width, so the point
-    quoted in feedback is exactly the point that was evaluated.
+    quoted in feedback is exactly the point that was evaluated. ``turn`` rotates the fixed
+    fractions, so that the second variable's fixed points are not the first's (on x = y,
+    2x + 2y and 4x agree).
     """
     low, high = domain
     decimals = max(0, 3 - int(np.floor(np.log10(high - low))))
-    fixed = np.round([low + f * (high - low) for f in _FIXED_FRACTIONS], decimals - 1)
+    fractions = _FIXED_FRACTIONS[turn:] + _FIXED_FRACTIONS[:turn]
+    fixed = np.round([low + f * (high - low) for f in fractions], decimals - 1)
     rng = np.random.default_rng(seed)
     return np.concatenate([fixed, np.round(rng.uniform(low, high, points), decimals)])
+
+
+def sample(
+    domains: Mapping[str, tuple[float, float]], seed: int, points: int
+) -> dict[str, np.ndarray]:
+    """Each variable's sample points (independent draws, one stream per variable)."""
+    return {
+        name: _sample_points(domain, seed + turn, points, turn % len(_FIXED_FRACTIONS))
+        for turn, (name, domain) in enumerate(domains.items())
+    }
+
+
+def where_phrase(samples: Mapping[str, np.ndarray], index: int) -> str:
+    """``x = 0.48, y = -0.76``: the point quoted in feedback."""
+    return ", ".join(f"{name} = {values[index].real:g}" for name, values in samples.items())
 
 
 def _format_value(value: complex, digits: int) -> str:
@@ -787,7 +848,7 @@ def _describe(answer: object) -> str:
     return f"a value of type {type(answer).__name__}"
 
 
-def _is_missing(answer: object, variable: str) -> bool:
+def _is_missing(answer: object, variable: str | Sequence[str]) -> bool:
     if answer is None or isinstance(answer, Placeholder):
         return True
     if isinstance(answer, SymbolicText | str):
@@ -799,7 +860,7 @@ def _is_missing(answer: object, variable: str) -> bool:
     return False
 
 
-def _relation(got: np.ndarray, want: np.ndarray, where: np.ndarray, tolerance: _Tolerance) -> str:
+def _relation(got: np.ndarray, want: np.ndarray, where: np.ndarray, tolerance: Tolerance) -> str:
     """A simple relation between the answer and the reference, or "" if there is none."""
     if tolerance.agrees(got, -want, where):
         return "your answer is the negative of the derivative everywhere (a sign error)."
@@ -822,9 +883,8 @@ def _evidence(
     got: np.ndarray,
     want: np.ndarray,
     where: np.ndarray,
-    samples: np.ndarray,
-    variable: str,
-    tolerance: _Tolerance,
+    samples: Mapping[str, np.ndarray],
+    tolerance: Tolerance,
 ) -> str:
     """A point where the answer and the reference differ, clearly if possible.
 
@@ -836,11 +896,37 @@ def _evidence(
     clear = mismatched & ~(relative < 0.01)  # a non-finite answer counts as clearly different
     index = int(np.argmax(clear if clear.any() else mismatched))
     shown_got, shown_want = _format_pair(got[index], want[index])
-    point = samples[index].real
     return (
-        f"at {variable} = {point:g} your expression gives {shown_got}, "
+        f"at {where_phrase(samples, index)} your expression gives {shown_got}, "
         f"the derivative there is {shown_want}."
     )
+
+
+def read_formula(name: str, answer: object, variables: Sequence[str]) -> Node | Comparison:
+    """The student's formula as a tree, or the Comparison that explains why there is none
+    (no answer yet, not a formula, unreadable). Never raises."""
+    wanted = listing(variables)
+    if _is_missing(answer, variables):
+        return Comparison(
+            passed=False,
+            feedback=f"No answer yet: write {name} as an expression in {wanted}.",
+            attempted=False,
+        )
+    if not isinstance(answer, str | SymbolicText):
+        first = variables[0]
+        example = f'"3*{first}^2*sin({first})"'
+        return Comparison(
+            passed=False,
+            feedback=(
+                f"{name} should be an expression in {wanted} (as text such as {example} "
+                f"or a sympy expression), but it is {_describe(answer)}."
+            ),
+        )
+    text = answer.text if isinstance(answer, SymbolicText) else answer
+    try:
+        return parse(text, variables)
+    except ExpressionError as error:
+        return Comparison(passed=False, feedback=f"Could not read {name}: {error.message}")
 
 
 def compare_expression(
@@ -848,9 +934,11 @@ def compare_expression(
     answer: object,
     reference: str,
     *,
-    variable: str,
+    variable: str | None = None,
     mistakes: Sequence[ExpressionMistake] = (),
     domain: tuple[float, float] = (-1.5, 1.5),
+    domains: Mapping[str, tuple[float, float]] | None = None,
+    others: Mapping[str, str] | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-9,
     seed: int = 0,
@@ -858,47 +946,47 @@ def compare_expression(
 ) -> Comparison:
     """Grade a typed or sympy formula against a trusted reference formula, numerically.
 
-    The reference and mistakes are trusted (a bad one raises ExpressionError); the
-    answer never raises: every problem with it becomes feedback.
+    A formula in one ``variable`` sampled on ``domain``, or in several, each sampled on its
+    own of ``domains``. ``others``: the reference formulas of the exercise's other formula
+    checks, by name, to recognise two answers given in each other's place. The reference
+    and mistakes are trusted (a bad one raises ExpressionError); the answer never raises:
+    every problem with it becomes feedback.
     """
-    if _is_missing(answer, variable):
-        return Comparison(
-            passed=False,
-            feedback=f"No answer yet: write {name} as an expression in {variable}.",
-            attempted=False,
-        )
-    if not isinstance(answer, str | SymbolicText):
-        example = f'"3*{variable}^2*sin({variable})"'
-        return Comparison(
-            passed=False,
-            feedback=(
-                f"{name} should be an expression in {variable} (as text such as {example} "
-                f"or a sympy expression), but it is {_describe(answer)}."
-            ),
-        )
-    text = answer.text if isinstance(answer, SymbolicText) else answer
-    try:
-        student = parse(text, variable)
-    except ExpressionError as error:
-        return Comparison(passed=False, feedback=f"Could not read {name}: {error.message}")
+    if domains is None:
+        assert variable is not None, "a variable or domains"
+        domains = {variable: domain}
+    variables = list(domains)
+    student = read_formula(name, answer, variables)
+    if isinstance(student, Comparison):
+        return student
 
-    samples = _sample_points(domain, seed, points)
-    want = evaluate(parse(reference, variable), samples)
+    samples = sample(domains, seed, points)
+    want = evaluate(parse(reference, variables), samples)
     got = evaluate(student, samples)
     where = np.isfinite(want)
-    tolerance = _Tolerance(rtol, atol)
+    tolerance = Tolerance(rtol, atol)
     reading = render(student)
     if tolerance.agrees(got, want, where):
         return Comparison(passed=True, feedback=f"Correct: {name} = {reading}.")
 
     note = f" We read your answer as {reading}; if you meant something else, check the brackets."
     for mistake in mistakes:
-        if tolerance.agrees(got, evaluate(parse(mistake.expression, variable), samples), where):
+        if tolerance.agrees(got, evaluate(parse(mistake.expression, variables), samples), where):
             return Comparison(
                 passed=False, feedback=mistake.feedback.strip() + note, misconception=mistake.id
             )
+    for other, formula in (others or {}).items():
+        if tolerance.agrees(got, evaluate(parse(formula, variables), samples), where):
+            return Comparison(
+                passed=False,
+                feedback=(
+                    f"{name} is what {other} should be: are the two answers swapped? Give "
+                    f"each under its own name.{note}"
+                ),
+                misconception="answers_swapped",
+            )
     with np.errstate(all="ignore"):  # ratios and offsets of inf/nan values are expected
         diagnosis = _relation(got, want, where, tolerance) or _evidence(
-            got, want, where, samples, variable, tolerance
+            got, want, where, samples, tolerance
         )
     return Comparison(passed=False, feedback=f"Not quite: {diagnosis}{note}")

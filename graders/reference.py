@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .spec import Check, Choice, GivenValue, Spec, Uniform
+from .spec import FORMULA_KINDS, Check, Choice, GivenValue, Spec, Uniform
 
 _NONE: Mapping[str, Any] = MappingProxyType({})
 
@@ -166,7 +166,7 @@ def _mistake_values(spec: Spec, scope: dict[str, Any]) -> dict[str, dict[str, An
     """Each numeric mistake's wrong value; expression mistakes stay as formula text."""
     values: dict[str, dict[str, Any]] = {}
     for check in spec.checks:
-        if check.compare == "expression":
+        if check.compare in FORMULA_KINDS:
             values[check.name] = {mistake.id: mistake.value for mistake in check.mistakes}
             continue
         values[check.name] = {

@@ -70,7 +70,7 @@ class Mistake(Strict):
 
 class Check(Strict):
     name: Identifier
-    compare: Literal["numeric", "expression"] = "numeric"
+    compare: Literal["numeric", "expression", "antiderivative"] = "numeric"
     points: float = Field(default=1.0, gt=0)
     rtol: float = Field(default=1e-6, ge=0)
     atol: float = Field(default=1e-9, ge=0)
@@ -149,9 +149,35 @@ class Function(Strict):
         )
 
 
+# Checks whose answer is a formula (typed, or text / sympy in code).
+FORMULA_KINDS = ("expression", "antiderivative")
+
+
 class Expression(Strict):
-    variable: Identifier
+    variable: Identifier | None = None
     domain: tuple[float, float] = (-1.5, 1.5)
+    variables: dict[Identifier, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="several variables, each with the domain it is sampled on: {x: [-2, 2]}",
+    )
+
+    @model_validator(mode="after")
+    def _variables(self) -> Expression:
+        if (self.variable is None) == (not self.variables):
+            raise ValueError(
+                "give either variable (and its domain) or variables (each with its domain)"
+            )
+        for name, (low, high) in self.domains.items():
+            if not low < high:
+                raise ValueError(f"the domain of {name} must be [low, high] with low < high")
+        return self
+
+    @property
+    def domains(self) -> dict[str, tuple[float, float]]:
+        """Each variable's domain, in order."""
+        if self.variable is not None:
+            return {self.variable: self.domain}
+        return dict(self.variables)
 
 
 class Limits(Strict):
@@ -172,6 +198,10 @@ class Spec(Strict):
     given: dict[Identifier, GivenValue] = {}
     axis: Identifier | None = Field(
         default=None, description="the given that indexes array answers"
+    )
+    axes: list[Identifier] = Field(
+        default_factory=list,
+        description="the givens along which the rows and the columns of 2-D answers run",
     )
     from_submission: list[Identifier] = Field(
         default_factory=list,
@@ -208,6 +238,15 @@ class Spec(Strict):
                 raise ValueError(f"{check.name}: duplicate mistake ids: {', '.join(duplicates)}")
         return checks
 
+    @field_validator("axes")
+    @classmethod
+    def _rows_and_columns(cls, axes: list[str], info: ValidationInfo) -> list[str]:
+        if axes and len(axes) != 2:
+            raise ValueError("axes names two given values: [rows, columns]")
+        if unknown := [name for name in axes if name not in info.data.get("given", {})]:
+            raise ValueError(f"{', '.join(unknown)} must be given values")
+        return axes
+
     @field_validator("from_submission")
     @classmethod
     def _given_first(cls, names: list[str], info: ValidationInfo) -> list[str]:
@@ -228,17 +267,23 @@ class Spec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
-        compares = {check.compare for check in self.checks}
-        if "expression" in compares and self.expression is None:
-            raise ValueError("expression checks need an 'expression' section (variable, domain)")
+        formulas = [c.name for c in self.checks if c.compare in FORMULA_KINDS]
+        if formulas and self.expression is None:
+            raise ValueError(
+                f"formula checks ({', '.join(formulas)}) need an 'expression' section "
+                "(variable and domain, or variables)"
+            )
         if self.function is not None:
-            if "expression" in compares:
+            if formulas:
                 raise ValueError("a function exercise has numeric checks only")
             unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
                 raise ValueError(f"checks {', '.join(unknown)} are not in function.returns")
         if self.axis is not None and self.axis not in self.given:
             raise ValueError(f"axis '{self.axis}' is not one of the given values")
+        single = [c.name for c in self.checks if c.compare == "antiderivative"]
+        if single and self.expression is not None and len(self.expression.domains) > 1:
+            raise ValueError(f"antiderivative checks ({', '.join(single)}) take one variable")
         return self
 
     @property
@@ -249,7 +294,7 @@ class Spec(Strict):
     def kind(self) -> Literal["values", "function", "expression"]:
         if self.function is not None:
             return "function"
-        if any(check.compare == "expression" for check in self.checks):
+        if any(check.compare in FORMULA_KINDS for check in self.checks):
             return "expression"
         return "values"
 

@@ -8,8 +8,17 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
-from conftest import FIXTURES, INSTRUCTOR_NOTEBOOK, REPO, STUDENT_NOTEBOOK, check, exercise
+from conftest import (
+    FIXTURES,
+    INSTRUCTOR_NOTEBOOK,
+    REPO,
+    STUDENT_NOTEBOOK,
+    check,
+    exercise,
+    run_cli_json,
+)
 from graders import engine, spec, submission
 from graders.assignments import exercises_for, holds_marker
 from graders.notebook import check as self_check
@@ -279,3 +288,252 @@ def test_a_py_graded_against_every_exercise_gets_its_own_given_values(
     assert [e.id for e in result.exercises] == [exercise_id]
     assert result.score == score
     assert "NameError" not in exercise(result, exercise_id).feedback
+
+
+# --- typed formulas: antiderivative (up to a constant) -----------------------------------
+
+
+def typed(exercise_id: str, text: str):
+    return engine.grade(submission.from_answer(text), [spec.find(exercise_id)])
+
+
+@pytest.mark.parametrize(
+    ("answer", "words"),
+    [
+        ("t^3/3 - t^2/2 + t", "Remark: any constant may be added (+ C)"),
+        ("t³/3 − t²/2 + t + C", "with C any constant"),
+        ("F(t) = t**3/3 - t**2/2 + t + 5", "any constant is right"),
+        (r"\frac{t^3}{3} - \frac{t^2}{2} + t + K", "with K any constant"),
+        ("(2t^3 - 3t^2 + 6t)/6 + c", "with c any constant"),
+    ],
+    ids=["no-constant", "plus-C", "plus-5", "latex-K", "one-fraction"],
+)
+def test_an_antiderivative_passes_with_any_constant(answer: str, words: str) -> None:
+    graded = check(typed("antiderivative", answer), "antiderivative", "int_ftn")
+    assert graded.status == CheckStatus.PASSED
+    assert words in graded.feedback
+
+
+@pytest.mark.parametrize(
+    ("answer", "misconception", "words"),
+    [
+        ("t^2 - t + 1", "integrand_not_integrated", "the function to integrate itself"),
+        ("2t - 1 + C", "differentiated_instead", "you differentiated instead of integrating"),
+        ("t^3 - t^2 + t", "powers_not_divided", "divided by the new power"),
+        ("t^3/3 - t^2/2 + C t", "constant_not_added", "C should be an added constant"),
+        ("t^3/3 - t^2/2 + t^2", None, "differs from an antiderivative by more than a constant"),
+    ],
+)
+def test_an_antiderivative_that_is_not_one_says_what_it_is(answer, misconception, words):
+    result = typed("antiderivative", answer)
+    graded = check(result, "antiderivative", "int_ftn")
+    assert graded.status == CheckStatus.FAILED
+    assert graded.misconception == misconception
+    assert words in graded.feedback
+    assert result.exit_code == 1
+
+
+# --- typed formulas: several, in several variables ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "df_dx = 2x + 2y\ndf_dy = 2(x + y)",
+        "# partial derivatives\n\ndf_dy = 2*y + 2*x\ndf_dx = 2·x + 2·y\n",
+        "df_dx = 2y + 2x\ndf_dy = $2x + 2y$",
+    ],
+    ids=["implicit", "comment-and-order", "latex-delimiters"],
+)
+def test_several_typed_formulas_in_two_variables(text: str) -> None:
+    result = typed("partial_derivatives", text)
+    assert exercise(result, "partial_derivatives").status == Status.PASSED, result.to_dict()
+
+
+def test_a_bare_formula_for_several_says_how_to_name_them() -> None:
+    graded = exercise(typed("partial_derivatives", "2x + 2y"), "partial_derivatives")
+    assert graded.status == Status.NOT_ATTEMPTED
+    assert "type each formula on its own line, named (df_dx = ...; df_dy = ...)" in graded.feedback
+
+
+def test_one_missing_formula_is_not_attempted_and_the_other_graded() -> None:
+    result = typed("partial_derivatives", "df_dx = 2x")
+    assert check(result, "partial_derivatives", "df_dx").misconception == (
+        "df_dx_cross_term_dropped"
+    )
+    missing = check(result, "partial_derivatives", "df_dy")
+    assert missing.status == CheckStatus.FAILED
+    assert "No answer yet: write df_dy as an expression in x and y." in missing.feedback
+
+
+def test_a_third_variable_is_named() -> None:
+    graded = check(
+        typed("partial_derivatives", "df_dx = 2x + 2z\ndf_dy = 2x"), "partial_derivatives", "df_dx"
+    )
+    assert "this exercise's variables are x and y; your answer uses z" in graded.feedback
+
+
+def test_answer_is_repeatable_on_the_command_line() -> None:
+    code, data = run_cli_json(
+        "check", "partial_derivatives", "--answer", "df_dx=2x+2y", "--answer", "df_dy=2y"
+    )
+    assert code == 1
+    checks = {c["name"]: c for c in data["exercises"][0]["checks"]}
+    assert checks["df_dx"]["status"] == "passed"
+    assert checks["df_dy"]["misconception"] == "df_dy_cross_term_dropped"
+    code, data = run_cli_json("check", "antiderivative", "--answer", "-(-t^3/3) - t^2/2 + t + C")
+    assert code == 0  # a single --answer FORMULA (starting with a minus) keeps working
+
+
+@pytest.mark.sandbox
+def test_formulas_in_code_as_strings_or_sympy(grade_code) -> None:
+    source = (
+        "import sympy as sp\nx, y = sp.symbols('x y')\nf = x**2 + 2*x*y + y**2\n"
+        "df_dx = 2*x + 2*y\ndf_dy = '2x + 2y'\n"
+    )
+    result = grade_code("partial_derivatives", source)
+    assert exercise(result, "partial_derivatives").status == Status.PASSED, result.to_dict()
+
+
+SWAPPED_COURSE = """\
+id: mixed_partials
+title: Partial derivatives of x²y
+source: test
+prompt: f(x, y) = x^2 y
+expression:
+  variables: {x: [-2, 2], y: [-2, 2]}
+checks:
+  - name: df_dx
+    compare: expression
+  - name: df_dy
+    compare: expression
+"""
+
+
+def test_swapped_partial_derivatives_are_named(tmp_path: Path) -> None:
+    (tmp_path / "exercises").mkdir()
+    (tmp_path / "reference").mkdir()
+    (tmp_path / "exercises" / "mixed_partials.yaml").write_text(SWAPPED_COURSE)
+    (tmp_path / "reference" / "mixed_partials.py").write_text('df_dx = "2*x*y"\ndf_dy = "x^2"\n')
+    mixed = spec.find("mixed_partials", tmp_path)
+    result = engine.grade(submission.from_answer("df_dx = x^2\ndf_dy = 2xy"), [mixed])
+    for name, other in (("df_dx", "df_dy"), ("df_dy", "df_dx")):
+        graded = check(result, "mixed_partials", name)
+        assert graded.misconception == "answers_swapped"
+        assert f"{name} is what {other} should be: are the two answers swapped?" in graded.feedback
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ({"variable": "t", "variables": {"x": [0, 1]}}, "give either variable"),
+        ({"variables": {"x": [1, 0]}}, "the domain of x must be [low, high] with low < high"),
+        ({"variables": {"x": [0]}}, "expression.variables.x"),
+    ],
+)
+def test_expression_variables_are_validated(tmp_path: Path, expression: dict, message: str):
+    path = tmp_path / "exercises" / "x.yaml"
+    path.parent.mkdir()
+    data = {
+        "id": "x",
+        "title": "X",
+        "source": "S",
+        "prompt": "P",
+        "expression": expression,
+        "checks": [{"name": "y", "compare": "expression"}],
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(spec.SpecError) as raised:
+        spec.load_spec(path)
+    assert str(raised.value).startswith(f"{path} (line ")
+    assert message in str(raised.value)
+
+
+def test_an_antiderivative_takes_one_variable(tmp_path: Path) -> None:
+    path = tmp_path / "exercises" / "x.yaml"
+    path.parent.mkdir()
+    path.write_text(
+        "id: x\ntitle: X\nsource: S\nprompt: P\nexpression:\n  variables: {x: [0, 1], y: [0, 1]}\n"
+        "checks:\n  - name: F\n    compare: antiderivative\n"
+    )
+    with pytest.raises(
+        spec.SpecError, match=r"x\.yaml \(line 1\): .*antiderivative checks \(F\) take one variable"
+    ):
+        spec.load_spec(path)
+
+
+# --- 2-D arrays ------------------------------------------------------------------------------
+
+
+@pytest.mark.sandbox
+@pytest.mark.parametrize(
+    "source",
+    [
+        (REPO / "examples" / "partial_derivatives_2d_correct.py").read_text(),
+        "rate_de = np.zeros((len(exc_input) - 1, len(inh_input)))\n"
+        "for ii in range(len(inh_input)):\n"
+        "    rate_de[:, ii] = (rate[1:, ii] - rate[0:-1, ii]) / step_size\n"
+        "rate_di = [[(rate[i, j + 1] - rate[i, j]) / step_size for j in range(69)]\n"
+        "           for i in range(90)]\n",
+    ],
+    ids=["recomputed-rate-float32", "loops-and-lists"],
+)
+def test_partial_derivatives_2d_styles(grade_code, source: str) -> None:
+    result = grade_code("partial_derivatives_2d", source)
+    assert exercise(result, "partial_derivatives_2d").status == Status.PASSED, result.to_dict()
+
+
+@pytest.mark.sandbox
+def test_2d_shapes_are_explained_along_the_students_axes(grade_code) -> None:
+    source = "rate_de = np.diff(rate, axis=1) / step_size\nrate_di = np.diff(rate, axis=1).T\n"
+    result = grade_code("partial_derivatives_2d", source)
+    rate_de = check(result, "partial_derivatives_2d", "rate_de")
+    assert rate_de.misconception == "rate_de_along_inhibition"
+    assert (
+        "It is 90 × 69, but 89 × 70 is expected: one row fewer than rate, as differences along "
+        "exc_input (from row to row) give; yours has one column fewer than rate, as differences "
+        "along inh_input (from column to column) give." in rate_de.feedback
+    )
+    rate_di = check(result, "partial_derivatives_2d", "rate_di")
+    assert "rate_di is 69 × 90, but 90 × 69 is expected" in rate_di.feedback
+    assert "yours is transposed (rows and columns swapped)" in rate_di.feedback
+
+
+@pytest.mark.sandbox
+def test_2d_mismatches_are_located_by_row_and_column(grade_code) -> None:
+    source = (
+        "rate_de = np.diff(rate, axis=0) / step_size\nrate_de[3, 5] = 0\n"
+        "rate_di = np.diff(rate, axis=1) / step_size\n"
+    )
+    graded = check(
+        grade_code("partial_derivatives_2d", source), "partial_derivatives_2d", "rate_de"
+    )
+    assert (
+        "differs from the expected values at 1 of 6230 points, first at row 3, column 5 "
+        "(exc_input = 1.3, inh_input = 0.5)" in graded.feedback
+    )
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        (["exc_input"], "axes: Value error, axes names two given values: [rows, columns]"),
+        (["exc_input", "nowhere"], "axes: Value error, nowhere must be given values"),
+    ],
+)
+def test_axes_are_validated(tmp_path: Path, axes: list[str], message: str) -> None:
+    path = tmp_path / "exercises" / "x.yaml"
+    path.parent.mkdir()
+    data = {
+        "id": "x",
+        "title": "X",
+        "source": "S",
+        "prompt": "P",
+        "given": {"exc_input": "np.arange(3)"},
+        "axes": axes,
+        "checks": [{"name": "y"}],
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(spec.SpecError) as raised:
+        spec.load_spec(path)
+    assert str(raised.value) == f"{path} (line 8): {message}"
