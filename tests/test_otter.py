@@ -37,6 +37,17 @@ def plot_alpha_func(t, f, df_dt):
 def plot_charge_transfer(t, PSP, numerical_integral):
     pass
 """
+# The practice set's typed answers as strings, and what Bonus Section 1.2 gives.
+PRACTICE_GIVEN = """
+int_ftn = "t^3/3 - t^2/2 + t + C"
+df_dx = "2x + 2y"
+df_dy = "2(x + y)"
+
+def sigmoid_function(x, a, theta):
+    return (1 + np.exp(-a * (x - theta)))**-1 - (1 + np.exp(a * theta))**-1
+
+exc_a, exc_theta, inh_a, inh_theta = 1.2, 2.4, 1., 4.
+"""
 T = np.arange(0, 10, 0.1)
 TAU = 0.5
 
@@ -158,8 +169,12 @@ def test_otter_check_passes_correct_answers(tests_dir, tmp_path, kernel_env):
             "neuron_gain_correct.py",
             "chain_rule_sympy.py",  # dr_da as a sympy expression
             "psp_correct.py",
+            "sine_derivative_correct.py",
+            "riemann_sum_correct.py",
+            "filtering_correct.py",  # the student's own noise
         )
     )
+    source += PRACTICE_GIVEN + (EXAMPLES / "partial_derivatives_2d_correct.py").read_text()
     assert otter_check(tests_dir, tmp_path, source, kernel_env).strip() == "All tests passed!"
 
 
