@@ -148,6 +148,9 @@ def grade(
     all_specs = list(specs)
     result = SubmissionResult(submission=submission.name)
     if submission.kind == "answer":
+        named = named_answers(submission.answer or "") or {}
+        if len(specs) > 1 and (chosen := [s for s in specs if set(named) & set(s.answer_names)]):
+            specs = chosen  # `df_dx = ...` answers partial_derivatives, not every formula
         for spec in specs:
             if spec.kind != "expression":
                 raise UsageError(
@@ -408,8 +411,13 @@ def _call_problem(
 def _how_to_answer(spec: Spec, submission: Submission) -> str:
     """One line on where the answer goes, in the student's terms."""
     if spec.kind == "expression":
-        cell = "add a code cell" if submission.kind == "notebook" else "add the line"
-        return f'To answer, {cell} `{spec.answer_names[0]} = "..."` with your formula as text.'
+        several = len(spec.answer_names) > 1
+        cell = ("add a code cell" if submission.kind == "notebook" else "add the line") + (
+            "s" if several and submission.kind != "notebook" else ""
+        )
+        lines = " and ".join(f'`{name} = "..."`' for name in spec.answer_names)
+        formulas = "formulas" if several else "formula"
+        return f"To answer, {cell} {lines} with your {formulas} as text."
     wanted = _listing(spec.answer_names)
     return f"To answer, define {wanted} in the exercise's cell ({spec.source})."
 

@@ -537,3 +537,24 @@ def test_axes_are_validated(tmp_path: Path, axes: list[str], message: str) -> No
     with pytest.raises(spec.SpecError) as raised:
         spec.load_spec(path)
     assert str(raised.value) == f"{path} (line 8): {message}"
+
+
+def test_named_typed_answers_go_to_the_exercise_that_asks_for_them() -> None:
+    formulas = [s for s in spec.load_all() if s.kind == "expression"]
+    assert len(formulas) >= 3  # chain_rule, antiderivative, partial_derivatives
+    loaded = submission.load(REPO / "examples" / "partial_derivatives_correct.txt")
+    result = engine.grade(loaded, formulas)
+    assert [e.id for e in result.exercises] == ["partial_derivatives"]
+    assert result.score == result.max_score
+
+
+@pytest.mark.sandbox
+def test_an_unanswered_several_formula_exercise_says_how_to_answer_it() -> None:
+    loaded = submission.load(INSTRUCTOR_NOTEBOOK)
+    result = engine.grade(loaded, exercises_for(loaded, spec.load_all(), PRACTICE))
+    graded = exercise(result, "partial_derivatives")
+    assert graded.status == Status.NOT_ATTEMPTED
+    assert (
+        'add a code cell `df_dx = "..."` and `df_dy = "..."` with your formulas as text'
+        in graded.feedback
+    )
