@@ -17,15 +17,12 @@ from collections.abc import Sequence
 import numpy as np
 
 from graders.expressions import (
-    Binary,
-    Call,
     ExpressionMistake,
-    Negate,
     Node,
     Tolerance,
-    Variable,
     _format_pair,
     evaluate,
+    names_in,
     parse,
     read_formula,
     render,
@@ -35,7 +32,7 @@ from graders.expressions import (
 from graders.results import Comparison
 
 # Any single letter may name the free constant (C, c, K, A, ...); e and E are Euler's number.
-_FREE = tuple(letter for letter in string.ascii_letters if letter not in "eE")
+FREE_CONSTANTS = tuple(letter for letter in string.ascii_letters if letter not in "eE")
 # Two values for the free constants: the answer must only shift between them.
 _CONSTANT_VALUES = (0.0, 1.37)
 # Derivatives of the reference by central differences, as a fraction of the domain's width;
@@ -46,21 +43,6 @@ _DERIVED = Tolerance(rtol=1e-5, atol=1e-6)
 
 INTEGRAND = "integrand_not_integrated"
 DIFFERENTIATED = "differentiated_instead"
-
-
-def _free_constants(node: Node, variable: str) -> list[str]:
-    """The names other than the variable in the formula, in order of appearance."""
-    found: list[str] = []
-    stack = [node]
-    while stack:
-        match stack.pop():
-            case Variable(name=name) if name != variable and name not in found:
-                found.append(name)
-            case Negate(operand=operand) | Call(argument=operand):
-                stack.append(operand)
-            case Binary(left=left, right=right):
-                stack.extend((right, left))
-    return found
 
 
 def _at(
@@ -93,7 +75,7 @@ def compare_antiderivative(
     points: int = 60,
 ) -> Comparison:
     """Grade a typed antiderivative against a trusted reference antiderivative."""
-    student = read_formula(name, answer, (variable, *(c for c in _FREE if c != variable)))
+    student = read_formula(name, answer, (variable, *(c for c in FREE_CONSTANTS if c != variable)))
     if isinstance(student, Comparison):
         return student
     t = sample({variable: domain}, seed, points)[variable]
@@ -101,7 +83,7 @@ def compare_antiderivative(
     reference_tree = parse(reference, variable)
     want = evaluate(reference_tree, t)
     where = np.isfinite(want)
-    free = _free_constants(student, variable)
+    free = [name for name in names_in(student) if name != variable]
     got = _at(student, variable, t, free, _CONSTANT_VALUES[0])
     reading = render(student)
     note = f" We read your answer as {reading}; if you meant something else, check the brackets."

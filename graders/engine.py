@@ -13,10 +13,16 @@ from typing import Any
 import numpy as np
 
 from . import sandbox
-from .antiderivative import compare_antiderivative
+from .antiderivative import FREE_CONSTANTS, compare_antiderivative
 from .assignments import AssignmentError, graded_cells
 from .compare import Case, Grid, Location, Tolerance, compare_numeric
-from .expressions import ExpressionMistake, compare_expression
+from .expressions import (
+    ExpressionError,
+    ExpressionMistake,
+    compare_expression,
+    names_in,
+    parse,
+)
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, ReferenceError, given_values, reference_cases
 from .results import (
@@ -148,9 +154,7 @@ def grade(
     all_specs = list(specs)
     result = SubmissionResult(submission=submission.name)
     if submission.kind == "answer":
-        named = named_answers(submission.answer or "") or {}
-        if len(specs) > 1 and (chosen := [s for s in specs if set(named) & set(s.answer_names)]):
-            specs = chosen  # `df_dx = ...` answers partial_derivatives, not every formula
+        specs = _answered_by_text(specs, submission.answer or "")
         for spec in specs:
             if spec.kind != "expression":
                 raise UsageError(
@@ -189,6 +193,34 @@ def grade(
             _grade_from_outcome(spec, submission, outcome, cases[spec.id], graded[spec.id])
         )
     return result
+
+
+def _answered_by_text(specs: Sequence[Spec], text: str) -> list[Spec]:
+    """The formula exercises a typed answer is for: those whose answers it names
+    (`df_dx = ...`), else those of one formula in whose variables it reads; all of them
+    when it is for none, so that each says why."""
+    if len(specs) < 2:
+        return list(specs)
+    named = named_answers(text)
+    if named:
+        chosen = [spec for spec in specs if set(named) & set(spec.answer_names)]
+    else:
+        chosen = [spec for spec in specs if _reads(spec, text)]
+    return chosen or list(specs)
+
+
+def _reads(spec: Spec, text: str) -> bool:
+    """Whether a bare formula reads as this one-formula exercise's answer: in its variables
+    (an antiderivative's also with a free constant such as C), using one of them."""
+    if len(spec.checks) != 1 or spec.expression is None:
+        return False
+    variables = list(spec.expression.domains)
+    constants = FREE_CONSTANTS if spec.checks[0].compare == "antiderivative" else ()
+    try:
+        tree = parse(text, [*variables, *(c for c in constants if c not in variables)])
+    except ExpressionError:
+        return False
+    return bool(set(names_in(tree)) & set(variables))
 
 
 def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[Spec]:

@@ -725,6 +725,21 @@ def _literal(value: float) -> str:
     return repr(value)
 
 
+def names_in(node: Node) -> list[str]:
+    """The variables a formula uses, in order of appearance."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        match stack.pop():
+            case Variable(name=name) if name not in found:
+                found.append(name)
+            case Negate(operand=operand) | Call(argument=operand):
+                stack.append(operand)
+            case Binary(left=left, right=right):
+                stack.extend((right, left))
+    return found
+
+
 def render(node: Node) -> str:
     """Normalized text such as ``4*a^3*exp(a^4 + 1)``: shows the student how we read them."""
     match node:

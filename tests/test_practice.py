@@ -558,3 +558,17 @@ def test_an_unanswered_several_formula_exercise_says_how_to_answer_it() -> None:
         'add a code cell `df_dx = "..."` and `df_dy = "..."` with your formulas as text'
         in graded.feedback
     )
+
+
+@pytest.mark.parametrize(
+    ("example", "exercise_id"),
+    [
+        ("chain_rule_correct.txt", "chain_rule"),
+        ("antiderivative_correct.txt", "antiderivative"),
+        ("antiderivative_differentiated.txt", "antiderivative"),
+    ],
+)
+def test_a_bare_typed_formula_goes_to_the_exercise_in_its_variables(example, exercise_id):
+    formulas = [s for s in spec.load_all() if s.kind == "expression"]
+    result = engine.grade(submission.load(REPO / "examples" / example), formulas)
+    assert [e.id for e in result.exercises] == [exercise_id]
