@@ -90,7 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="check one exercise")
     check.add_argument("exercise", help="exercise id (see `list`)")
     check.add_argument("submission", nargs="?", type=Path, help=".py, .ipynb or .txt file")
-    check.add_argument("--answer", help='a typed answer, e.g. "4a^3 e^(a^4+1)"')
+    check.add_argument(
+        "--answer",
+        action="append",
+        help='a typed answer, e.g. "4a^3 e^(a^4+1)"; for several formulas, once each as '
+        'NAME=FORMULA (--answer "df_dx=2x+2y" --answer "df_dy=2x+2y")',
+    )
     _add_output_options(check)
 
     grade = commands.add_parser(
@@ -234,7 +239,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         if (args.submission is None) == (args.answer is None):
             raise CommandError("check needs either a SUBMISSION file or --answer TEXT (not both)")
         specs = [specs_module.find(args.exercise, args.course)]
-        submission = from_answer(args.answer) if args.answer is not None else load(args.submission)
+        submission = (
+            from_answer("\n".join(args.answer))
+            if args.answer is not None
+            else load(args.submission)
+        )
         return _grade(specs, submission, args, answered_only=False)
     specs = specs_module.load_specs(args.course, args.exercise)
     submission = load(args.submission)

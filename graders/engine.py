@@ -7,7 +7,7 @@ the plain values it hands back and turns them into statuses, points and feedback
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,8 +15,10 @@ import numpy as np
 from . import sandbox
 from .assignments import graded_cells
 from .checks import compare_check
+from .checks.antiderivative import FREE_CONSTANTS
 from .checks.function import compare_outputs
 from .errors import MESSAGE_ERRORS, SetupError, UsageError
+from .formula import ExpressionError, names_in, parse
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, given_values, reference_cases
 from .results import (
@@ -29,8 +31,8 @@ from .results import (
 )
 from .sandbox import CellStatus, Isolation, Termination
 from .spec import Check, Spec
-from .submission import CodeCell, Submission
-from .values import CallFailure, Placeholder
+from .submission import CodeCell, Submission, named_answers
+from .values import CallFailure, Opaque, Placeholder
 
 WEAKER_ISOLATION = (
     "bubblewrap is not available here: the submission ran as a plain child process with "
@@ -64,7 +66,7 @@ def build_job(
     extractions = [
         sandbox.Extraction(
             exercise=_snapshot_key(spec, index),
-            names=spec.answer_names,
+            names=spec.answer_names + spec.from_submission,
             calls=[
                 sandbox.Call(function=spec.function.name, kwargs=case.kwargs)
                 for case in cases[spec.id]
@@ -134,6 +136,7 @@ def grade(
     all_specs = list(specs)
     result = SubmissionResult(submission=submission.name)
     if submission.kind == "answer":
+        specs = _answered_by_text(specs, submission.answer or "")
         for spec in specs:
             if not spec.accepts_typed_answers:
                 raise UsageError(
@@ -149,6 +152,10 @@ def grade(
             require_isolation=require_isolation,
         )
     graded = {spec.id: graded_cells(spec, submission) for spec in specs}
+    if answered_only and any(graded.values()):
+        # Only the exercises the file answers get their given values: another exercise's
+        # own h or dt would otherwise clash with theirs and neither would be given.
+        specs = [spec for spec in specs if graded[spec.id]]
     outcome = run.submit(build_job(specs, submission, cases, graded))
     if outcome.setup_failed:
         last_line = (outcome.stderr.strip().splitlines() or [outcome.termination])[-1]
@@ -170,6 +177,34 @@ def grade(
     return result
 
 
+def _answered_by_text(specs: Sequence[Spec], text: str) -> list[Spec]:
+    """The formula exercises a typed answer is for: those whose answers it names
+    (`df_dx = ...`), else those of one formula in whose variables it reads; all of them
+    when it is for none, so that each says why."""
+    if len(specs) < 2:
+        return list(specs)
+    named = named_answers(text)
+    if named:
+        chosen = [spec for spec in specs if set(named) & set(spec.answer_names)]
+    else:
+        chosen = [spec for spec in specs if _reads(spec, text)]
+    return chosen or list(specs)
+
+
+def _reads(spec: Spec, text: str) -> bool:
+    """Whether a bare formula reads as this one-formula exercise's answer: in its variables
+    (an antiderivative's also with a free constant such as C), using one of them."""
+    if len(spec.checks) != 1 or spec.expression is None:
+        return False
+    variables = list(spec.expression.domains)
+    constants = FREE_CONSTANTS if spec.checks[0].compare == "antiderivative" else ()
+    try:
+        tree = parse(text, [*variables, *(c for c in constants if c not in variables)])
+    except ExpressionError:
+        return False
+    return bool(set(names_in(tree)) & set(variables))
+
+
 def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[Spec]:
     """The exercises some cell of the submission binds an answer for."""
     assigned = {name for cell in outcome.cells for name in cell.assigned}
@@ -180,8 +215,39 @@ def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[
 
 
 def _grade_typed_answer(spec: Spec, answer: str, case: ReferenceCase) -> ExerciseResult:
-    comparisons = [(check, compare_check(spec, check, answer, [case])) for check in spec.checks]
-    return _exercise(spec, comparisons, problem=None)
+    answers, note = typed_answers(spec, answer)
+    comparisons = [
+        (check, compare_check(spec, check, answers.get(check.name), [case]))
+        for check in spec.checks
+    ]
+    return _exercise(spec, comparisons, None, note)
+
+
+def typed_answers(spec: Spec, text: str) -> tuple[dict[str, str], str]:
+    """Each formula check's typed answer, and a note when the text cannot be split.
+
+    One formula is the whole text (a `dr/da =` or `dr_da =` label in front is the parser's
+    business). Several are typed one per line as `NAME = FORMULA`.
+    """
+    names = [check.name for check in spec.checks]
+    named = named_answers(text)
+    if len(names) == 1:
+        if named is not None and list(named) == names:
+            return named, ""
+        return {names[0]: text}, ""
+    if named is None:
+        lines = "; ".join(f"{name} = ..." for name in names)
+        return {}, (
+            f"This exercise asks for {_listing(names)}: type each formula on its own line, "
+            f"named ({lines}); on the command line, --answer once for each."
+        )
+    unknown = [name for name in named if name not in names]
+    if unknown:
+        return named, (
+            f"{_listing(unknown)} {'is' if len(unknown) == 1 else 'are'} not asked for here "
+            f"(this exercise asks for {_listing(names)})."
+        )
+    return named, ""
 
 
 def _grade_from_outcome(
@@ -261,6 +327,10 @@ def _grade_cell(
             else f"{_capital(where)} never finished, so {wanted} could not be read."
         )
         return _unanswered(spec, status, message)
+    own_inputs = ""
+    if spec.from_submission:
+        submitted, own_inputs = submitted_inputs(spec, snapshot.values)
+        cases = reference_cases(spec, submitted)
     if problem is None and spec.function is not None:
         problem = _call_problem(spec, snapshot, cases, where)
         if problem is not None and problem[0] == Status.NOT_ATTEMPTED:
@@ -274,8 +344,49 @@ def _grade_cell(
             f"{_listing(placeholders)} {verb} still `...`, and the code then stopped with "
             f"{cell.exception} at line {cell.line}."
         )
-        return _exercise(spec, _comparisons(spec, snapshot, cases), None, note)
-    return _exercise(spec, _comparisons(spec, snapshot, cases), problem)
+        return _exercise(spec, _comparisons(spec, snapshot, cases), None, f"{note} {own_inputs}")
+    return _exercise(spec, _comparisons(spec, snapshot, cases), problem, own_inputs)
+
+
+def submitted_inputs(spec: Spec, values: Mapping[str, Any]) -> tuple[dict[str, Any], str]:
+    """The student's own values (plain data, as the sandbox hands them back) of the spec's
+    ``from_submission`` givens (their noisy signal), and a note on each one that cannot
+    stand in for the seeded value."""
+    seeded = given_values(spec)
+    usable: dict[str, Any] = {}
+    notes = []
+    for name in spec.from_submission:
+        if name not in values:
+            continue  # a hand-in that does not define it is graded on the seeded value
+        value, problem = _as_input(values[name], np.asarray(seeded[name]))
+        if problem is None:
+            usable[name] = value
+        else:
+            notes.append(
+                f"Your {name} {problem}, so the expected values were computed from {name} as "
+                f"the exercise defines it instead: fix {name} first."
+            )
+    return usable, " ".join(notes)
+
+
+def _as_input(value: Any, seeded: np.ndarray) -> tuple[Any, str | None]:
+    """The value as an array like ``seeded`` (same shape, real numbers), or why it is not."""
+    if isinstance(value, Placeholder):
+        return None, "is still `...`"
+    if not isinstance(value, np.ndarray | np.generic | int | float | list | tuple):
+        kind = value.type_name if isinstance(value, Opaque) else type(value).__name__
+        return None, f"is not an array of numbers (it is a {kind})"
+    try:
+        array = np.asarray(value, dtype=float)
+    except (TypeError, ValueError):
+        return None, "does not hold plain numbers"
+    if array.shape != seeded.shape:
+        if array.ndim == seeded.ndim == 1:
+            return None, f"has {array.size} values where {seeded.size} are expected"
+        return None, f"has shape {array.shape} where {seeded.shape} is expected"
+    if not np.isfinite(array).all():
+        return None, "has NaN or infinite values"
+    return array, None
 
 
 def _call_problem(
@@ -314,8 +425,13 @@ def _call_problem(
 def _how_to_answer(spec: Spec, submission: Submission) -> str:
     """One line on where the answer goes, in the student's terms."""
     if spec.accepts_typed_answers:
-        cell = "add a code cell" if submission.kind == "notebook" else "add the line"
-        return f'To answer, {cell} `{spec.answer_names[0]} = "..."` with your formula as text.'
+        several = len(spec.answer_names) > 1
+        cell = ("add a code cell" if submission.kind == "notebook" else "add the line") + (
+            "s" if several and submission.kind != "notebook" else ""
+        )
+        lines = " and ".join(f'`{name} = "..."`' for name in spec.answer_names)
+        formulas = "formulas" if several else "formula"
+        return f"To answer, {cell} {lines} with your {formulas} as text."
     wanted = _listing(spec.answer_names)
     return f"To answer, define {wanted} in the exercise's cell ({spec.source})."
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -23,6 +24,8 @@ import numpy as np
 from .checks import kind
 from .errors import ReferenceError
 from .spec import Check, Choice, GivenValue, Mistake, Spec, Uniform
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
 
 
 @dataclass
@@ -67,34 +70,45 @@ def evaluate(spec: Spec, name: str, value: GivenValue, scope: dict[str, Any]) ->
         raise ReferenceError(f"{spec.id}: cannot evaluate {name} = {value!r}: {exc}") from None
 
 
-def given_values(spec: Spec) -> dict[str, Any]:
-    return _scope(spec, spec.given)
+def given_values(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> dict[str, Any]:
+    """The given values; ``submitted`` replaces some (the student's own ``from_submission``
+    values), and the givens after them are computed from the replacements."""
+    return _scope(spec, spec.given, submitted)
 
 
-def _scope(spec: Spec, values: dict[str, GivenValue]) -> dict[str, Any]:
+def _scope(
+    spec: Spec, values: dict[str, GivenValue], submitted: Mapping[str, Any] = _NONE
+) -> dict[str, Any]:
     """Each value evaluated in order, seeing those before it."""
     scope: dict[str, Any] = {}
     for name, value in values.items():
-        scope[name] = evaluate(spec, name, value, scope)
+        scope[name] = submitted[name] if name in submitted else evaluate(spec, name, value, scope)
     return scope
 
 
-def reference_namespace(spec: Spec) -> dict[str, Any]:
+def reference_namespace(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> dict[str, Any]:
     """Run the reference module as the instructor's cell, with the given values in scope."""
     path = spec.reference_path
     try:
         source = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ReferenceError(f"{spec.id}: cannot read reference module {path}: {exc}") from None
-    return _run_cell(spec, source, str(path), f"reference module {path}", spec.answer_names)
+    return _run_cell(
+        spec, source, str(path), f"reference module {path}", spec.answer_names, submitted
+    )
 
 
 def _run_cell(
-    spec: Spec, source: str, filename: str, what: str, names: list[str]
+    spec: Spec,
+    source: str,
+    filename: str,
+    what: str,
+    names: list[str],
+    submitted: Mapping[str, Any] = _NONE,
 ) -> dict[str, Any]:
     """Run instructor code as a cell with the given values in scope; it must bind ``names``."""
     namespace: dict[str, Any] = {"np": np, "__name__": f"reference.{spec.reference or spec.id}"}
-    namespace.update(given_values(spec))
+    namespace.update(given_values(spec, submitted))
     try:
         exec(compile(source, filename, "exec"), namespace)  # trusted instructor code
     except Exception as exc:
@@ -155,11 +169,12 @@ def describe_value(value: Any) -> str:
     return repr(value)
 
 
-def reference_cases(spec: Spec) -> list[ReferenceCase]:
-    """Expected values and every listed mistake's values, per call (one case for values)."""
-    namespace = reference_namespace(spec)
-    given = given_values(spec)
-    alternatives = _Alternatives(spec, namespace)
+def reference_cases(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> list[ReferenceCase]:
+    """Expected values and every listed mistake's values, per call (one case for values);
+    ``submitted``: the student's own values of the spec's ``from_submission`` givens."""
+    namespace = reference_namespace(spec, submitted)
+    given = given_values(spec, submitted)
+    alternatives = _Alternatives(spec, namespace, submitted)
     if spec.function is None:
         expected = {
             check.name: kind(check.compare).expected(spec, check, namespace)
@@ -191,9 +206,12 @@ def _named_outputs(spec: Spec, outputs: Any) -> dict[str, Any]:
 class _Alternatives:
     """Mistaken implementations (mistakes given as code), each run once per input set."""
 
-    def __init__(self, spec: Spec, reference: dict[str, Any]) -> None:
+    def __init__(
+        self, spec: Spec, reference: dict[str, Any], submitted: Mapping[str, Any] = _NONE
+    ) -> None:
         self.spec = spec
         self.reference = reference
+        self.submitted = submitted
         self.outputs: dict[tuple[str, int], dict[str, Any]] = {}
 
     def value(self, mistake: Mistake, check: str, number: int, kwargs: dict[str, Any]) -> Any:
@@ -210,7 +228,7 @@ class _Alternatives:
         what = f"mistake {mistake.id}'s code"
         if self.spec.function is None:
             names = [check.name for check in self.spec.checks]
-            cell = _run_cell(self.spec, mistake.code, f"<{what}>", what, [])
+            cell = _run_cell(self.spec, mistake.code, f"<{what}>", what, [], self.submitted)
             return {name: cell[name] for name in names if name in cell}
         function = self._function(mistake, what)
         # The mistaken code may change its inputs in place; the reference's must stay as they are.

@@ -24,6 +24,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -213,8 +214,30 @@ class Function(Strict):
 
 
 class Expression(Strict):
-    variable: Identifier
+    variable: Identifier | None = None
     domain: tuple[float, float] = (-1.5, 1.5)
+    variables: dict[Identifier, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="several variables, each with the domain it is sampled on: {x: [-2, 2]}",
+    )
+
+    @model_validator(mode="after")
+    def _variables(self) -> Expression:
+        if (self.variable is None) == (not self.variables):
+            raise ValueError(
+                "give either variable (and its domain) or variables (each with its domain)"
+            )
+        for name, (low, high) in self.domains.items():
+            if not low < high:
+                raise ValueError(f"the domain of {name} must be [low, high] with low < high")
+        return self
+
+    @property
+    def domains(self) -> dict[str, tuple[float, float]]:
+        """Each variable's domain, in order."""
+        if self.variable is not None:
+            return {self.variable: self.domain}
+        return dict(self.variables)
 
 
 class Limits(Strict):
@@ -235,6 +258,15 @@ class Spec(Strict):
     given: dict[Identifier, GivenValue] = {}
     axis: Identifier | None = Field(
         default=None, description="the given that indexes array answers"
+    )
+    axes: list[Identifier] = Field(
+        default_factory=list,
+        description="the givens along which the rows and the columns of 2-D answers run",
+    )
+    from_submission: list[Identifier] = Field(
+        default_factory=list,
+        description="given arrays taken from the submission when it defines them (a random "
+        "signal): the expected values are computed from the student's own",
     )
     checks: list[Check] = Field(min_length=1)
     assignment: Annotated[str, Field(pattern=ASSIGNMENT)] | None = Field(
@@ -266,6 +298,26 @@ class Spec(Strict):
                 raise ValueError(f"{check.name}: duplicate mistake ids: {', '.join(duplicates)}")
         return checks
 
+    @field_validator("axes")
+    @classmethod
+    def _rows_and_columns(cls, axes: list[str], info: ValidationInfo) -> list[str]:
+        if axes and len(axes) != 2:
+            raise ValueError("axes names two given values: [rows, columns]")
+        if unknown := [name for name in axes if name not in info.data.get("given", {})]:
+            raise ValueError(f"{', '.join(unknown)} must be given values")
+        return axes
+
+    @field_validator("from_submission")
+    @classmethod
+    def _given_first(cls, names: list[str], info: ValidationInfo) -> list[str]:
+        given = info.data.get("given", {})
+        if unknown := [name for name in names if name not in given]:
+            raise ValueError(
+                f"{', '.join(unknown)} must also be in given (the value used where the "
+                "submission does not define it)"
+            )
+        return names
+
     @field_validator("markers")
     @classmethod
     def _one_line_each(cls, markers: list[str]) -> list[str]:
@@ -275,20 +327,26 @@ class Spec(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
-        compares = {check.compare for check in self.checks}
-        if checks.Compare.EXPRESSION in compares and self.expression is None:
-            raise ValueError("expression checks need an 'expression' section (variable, domain)")
+        formulas = [c.name for c in self.checks if checks.kind(c.compare).typed_answers]
+        if formulas and self.expression is None:
+            raise ValueError(
+                f"formula checks ({', '.join(formulas)}) need an 'expression' section "
+                "(variable and domain, or variables)"
+            )
         by_name = {check.name: check for check in self.checks}
         for number, check in enumerate(self.checks):
             _check_consistent(number, check, by_name, self.function is not None)
         if self.function is not None:
-            if checks.Compare.EXPRESSION in compares:
+            if formulas:
                 raise ValueError("a function exercise has no expression checks")
             unknown = [c.name for c in self.checks if c.name not in self.function.return_names]
             if unknown:
                 raise ValueError(f"checks {', '.join(unknown)} are not in function.returns")
         if self.axis is not None and self.axis not in self.given:
             raise ValueError(f"axis '{self.axis}' is not one of the given values")
+        single = [c.name for c in self.checks if c.compare == checks.Compare.ANTIDERIVATIVE]
+        if single and self.expression is not None and len(self.expression.domains) > 1:
+            raise ValueError(f"antiderivative checks ({', '.join(single)}) take one variable")
         return self
 
     @property

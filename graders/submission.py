@@ -32,6 +32,8 @@ _KINDS = {".py": "code", ".ipynb": "notebook", ".txt": "answer"}
 _CELL_MAGICS_RUNNING_PYTHON = frozenset({"capture", "time"})
 
 _NOTE = "# neutralised: "
+# One typed answer of several: `df_dx = 2x + 2y` (`==` is not an assignment).
+_NAMED_ANSWER = re.compile(r"^\s*([A-Za-z_]\w*)\s*=(?!=)(.*)$")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _CELL_MAGIC = re.compile(r"^\s*%%(\w*)")
 # `files = !ls`, `a, b = %sx cmd`: IPython assigns the command's output.
@@ -111,6 +113,21 @@ def _kind(path: Path) -> str:
 def from_answer(text: str) -> Submission:
     """A math answer typed on the command line; empty is allowed (graded as not attempted)."""
     return Submission(None, "typed answer", "answer", (), _normalise_newlines(text).strip())
+
+
+def named_answers(text: str) -> dict[str, str] | None:
+    """Typed answers written one per line as ``NAME = FORMULA`` (blank lines and ``#``
+    comments skipped; a later line for the same name wins), or None when some line is not
+    of that form (a bare formula). Nothing is parsed as a formula here."""
+    answers: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        named = _NAMED_ANSWER.match(line)
+        if named is None:
+            return None
+        answers[named[1]] = named[2].strip()
+    return answers
 
 
 def neutralise_magics(source: str) -> str:

@@ -25,6 +25,14 @@ run check euler_population examples/euler_population_exact_solution.py
 run check lif_euler examples/lif_euler_missing_parentheses.py
 run check lif_euler examples/lif_euler_spikes_after_the_step.py
 run check euler_linear_system examples/euler_linear_system_updated_r_E.py
+# The Tutorial 1 practice set (assignment W0D4_Tutorial1_practice).
+run check sine_derivative examples/sine_derivative_not_divided.py
+run check riemann_sum examples/riemann_sum_right_edges.py
+run check filtering examples/filtering_correct.py
+run check partial_derivatives_2d examples/partial_derivatives_2d_axes_swapped.py
+run check antiderivative --answer "t^3/3 - t^2/2 + t + C"
+run check antiderivative examples/antiderivative_differentiated.txt
+run check partial_derivatives --answer "df_dx=2x" --answer "df_dy=2x+2y"
 run check product_rule_alpha examples/infinite_loop.py
 run check product_rule_alpha examples/hostile_reads_reference.py
 run grade examples/completed_tutorial.ipynb --report out/completed_tutorial.html

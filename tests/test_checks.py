@@ -83,7 +83,7 @@ def test_a_spec_naming_an_unknown_kind_is_refused_with_its_line(tmp_path: Path) 
         spec.find("speed", course)
     assert str(refused.value).endswith(
         "speed.yaml (line 9): checks.0.compare: Input should be 'numeric' or 'expression' or "
-        "'events' or 'count'"
+        "'antiderivative' or 'events' or 'count'"
     )
 
 

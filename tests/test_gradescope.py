@@ -550,3 +550,20 @@ def test_results_are_written_even_when_python_cannot_start(
     results = run_autograder(root, GRADERS_PYTHON=str(tmp_path / "no-python"))
     assert results["score"] == 0
     assert "could not start" in results["output"]
+
+
+@pytest.mark.sandbox
+def test_practice_exercises_are_exported_and_graded(tmp_path: Path) -> None:
+    autograder = export(tmp_path / "a.zip", "--exercise", "riemann_sum", "--exercise", "filtering")
+    uploads = {
+        "riemann.py": EXAMPLES / "riemann_sum_correct.py",
+        "filtering.py": EXAMPLES / "filtering_cumulative.py",
+    }
+    tests = checks_by_name(grade(autograder, tmp_path, uploads))
+    assert {name: test["status"] for name, test in tests.items()} == {
+        "riemann_sum: fun_value": "passed",
+        "riemann_sum: r_sum": "passed",
+        "filtering: x1_diff": "passed",
+        "filtering: x1_integrate": "failed",
+    }
+    assert "running integral of x1" in tests["filtering: x1_integrate"]["output"]

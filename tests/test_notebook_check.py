@@ -158,9 +158,10 @@ def test_typed_answer_is_graded(session):
 def test_unknown_exercise_is_one_line(session):
     [error] = session["unknown"]
     assert error["output_type"] == "error"
-    [line] = error["traceback"]
-    assert line.startswith("CheckError: unknown exercise 'product_rule_alfa' (known: chain_rule, ")
-    assert "product_rule_alpha" in line
+    known = ", ".join(sorted(path.stem for path in (REPO / "exercises").glob("*.yaml")))
+    assert error["traceback"] == [
+        f"CheckError: unknown exercise 'product_rule_alfa' (known: {known})"
+    ]
 
 
 @pytest.mark.sandbox

@@ -46,6 +46,17 @@ def plot_IF(t, V, I, Spike_time):
 def plot_rErI(t, r_E, r_I):
     pass
 """
+# The practice set's typed answers as strings, and what Bonus Section 1.2 gives.
+PRACTICE_GIVEN = """
+int_ftn = "t^3/3 - t^2/2 + t + C"
+df_dx = "2x + 2y"
+df_dy = "2(x + y)"
+
+def sigmoid_function(x, a, theta):
+    return (1 + np.exp(-a * (x - theta)))**-1 - (1 + np.exp(a * theta))**-1
+
+exc_a, exc_theta, inh_a, inh_theta = 1.2, 2.4, 1., 4.
+"""
 T = np.arange(0, 10, 0.1)
 TAU = 0.5
 
@@ -171,8 +182,12 @@ def test_otter_check_passes_correct_answers(tests_dir, tmp_path, kernel_env):
             "euler_population_correct.py",
             "lif_euler_correct.py",
             "euler_linear_system_correct.py",
+            "sine_derivative_correct.py",
+            "riemann_sum_correct.py",
+            "filtering_correct.py",  # the student's own noise
         )
     )
+    source += PRACTICE_GIVEN + (EXAMPLES / "partial_derivatives_2d_correct.py").read_text()
     assert otter_check(tests_dir, tmp_path, source, kernel_env).strip() == "All tests passed!"
 
 
@@ -328,3 +343,15 @@ def test_a_course_of_ones_own_with_a_hidden_check(tmp_path, capsys):
     assert not hidden.passed
     assert "Hidden check: not passed." in hidden.message
     assert "6 * t" not in (out / "power_rule.py").read_text()
+
+
+def test_practice_exercises_are_exported_and_checked_on_the_students_own_signal(tests_dir):
+    assert (tests_dir / "filtering.py").is_file()
+    tx = np.arange(0, 2, 0.01)
+    x1 = np.sin(0.5 * np.pi * tx) + np.random.default_rng(7).uniform(0, 1, tx.size) * 0.5
+    env = {"x1": x1, "x1_diff": x1[1:] - x1[:-1], "x1_integrate": np.cumsum(x1) * 0.01}
+    test = run_test(tests_dir / "filtering.py", env)
+    passed = {case.test_case.name: case.passed for case in test.test_case_results}
+    assert passed == {"x1_diff": True, "x1_integrate": False}
+    assert "running integral of x1" in test.summary()
+    assert run_test(tests_dir / "sine_derivative.py", {"sine_diff": "slope"}).test_case_results

@@ -321,3 +321,14 @@ def test_results_are_written_even_when_python_cannot_start(
     root = lay_out(product_export, tmp_path, {"answer.py": EXAMPLES / "product_rule_correct.py"})
     results = run_entrypoint(root, GRADERS_PYTHON=str(tmp_path / "no-python"))
     assert results["gradable"] is False and "could not start" in results["message"]
+
+
+@pytest.mark.sandbox
+def test_a_practice_exercise_is_exported_and_graded(tmp_path: Path) -> None:
+    exported = export(tmp_path / "pl", "sine_derivative")
+    assert (exported / "questions" / "sine_derivative" / "info.json").is_file()
+    results = grade(exported, tmp_path, {"answer.py": EXAMPLES / "sine_derivative_not_divided.py"})
+    assert points(results) == {"sine_derivative: sine_diff": (0, 2)}
+    assert "not divided by the step h" in results["tests"][0]["message"]
+    correct = grade(exported, tmp_path / "again", {"a.py": EXAMPLES / "sine_derivative_correct.py"})
+    assert correct["score"] == 1.0

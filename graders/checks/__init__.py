@@ -9,7 +9,9 @@ share the relation diagnosis (sign, factor, offset, shift, numerical estimate) o
 
 - ``numeric``: arrays and numbers (``numeric.py``), located along the spec's axis.
 - ``expression``: typed formulas (``expression.py``), read by the safe parser in
-  ``graders.formula`` and compared at sampled points.
+  ``graders.formula`` and compared at sampled points, in one variable or several.
+- ``antiderivative``: a typed formula right up to an additive constant
+  (``antiderivative.py``), with a free constant such as ``C`` accepted.
 - ``events``: event times such as spike times (``events.py``), compared as a set.
 - ``count``: how many events there are (``count.py``), located by the event times it counts
   (the one kind that reads another check's answers: ``compare_among``).
@@ -54,6 +56,7 @@ class Compare(StrEnum):
 
     NUMERIC = "numeric"
     EXPRESSION = "expression"
+    ANTIDERIVATIVE = "antiderivative"
     EVENTS = "events"
     COUNT = "count"
 

@@ -15,7 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from ..formula import MAX_LENGTH, ExpressionError, body_span, evaluate, parse, render
+from ..formula import (
+    MAX_LENGTH,
+    ExpressionError,
+    Node,
+    body_span,
+    evaluate,
+    listing,
+    parse,
+    render,
+)
 from ..reference import ReferenceCase
 from ..results import Comparison
 from ..spec import Check, Mistake, Spec
@@ -36,17 +45,37 @@ class ExpressionMistake:
 _FIXED_FRACTIONS = (0.62, 0.31, 0.87, 0.12)  # inside the domain, away from its integers
 
 
-def _sample_points(domain: tuple[float, float], seed: int, points: int) -> np.ndarray:
+def _sample_points(
+    domain: tuple[float, float], seed: int, points: int, turn: int = 0
+) -> np.ndarray:
     """Fixed points first (they read well in feedback), then seeded random ones.
 
     All are rounded to a few significant digits of the domain's width, so the point
-    quoted in feedback is exactly the point that was evaluated.
+    quoted in feedback is exactly the point that was evaluated. ``turn`` rotates the fixed
+    fractions, so that the second variable's fixed points are not the first's (on x = y,
+    2x + 2y and 4x agree).
     """
     low, high = domain
     decimals = max(0, 3 - int(np.floor(np.log10(high - low))))
-    fixed = np.round([low + f * (high - low) for f in _FIXED_FRACTIONS], decimals - 1)
+    fractions = _FIXED_FRACTIONS[turn:] + _FIXED_FRACTIONS[:turn]
+    fixed = np.round([low + f * (high - low) for f in fractions], decimals - 1)
     rng = np.random.default_rng(seed)
     return np.concatenate([fixed, np.round(rng.uniform(low, high, points), decimals)])
+
+
+def sample(
+    domains: Mapping[str, tuple[float, float]], seed: int, points: int
+) -> dict[str, np.ndarray]:
+    """Each variable's sample points (independent draws, one stream per variable)."""
+    return {
+        name: _sample_points(domain, seed + turn, points, turn % len(_FIXED_FRACTIONS))
+        for turn, (name, domain) in enumerate(domains.items())
+    }
+
+
+def where_phrase(samples: Mapping[str, np.ndarray], index: int) -> str:
+    """``x = 0.48, y = -0.76``: the point quoted in feedback."""
+    return ", ".join(f"{name} = {values[index].real:g}" for name, values in samples.items())
 
 
 def _format_value(value: complex, digits: int) -> str:
@@ -85,7 +114,7 @@ def _describe(answer: object) -> str:
     return f"a value of type {type(answer).__name__}"
 
 
-def _is_missing(answer: object, variable: str) -> bool:
+def _is_missing(answer: object, variable: str | Sequence[str]) -> bool:
     if answer is None or isinstance(answer, Placeholder):
         return True
     if isinstance(answer, SymbolicText | str):
@@ -122,8 +151,7 @@ def _evidence(
     got: np.ndarray,
     want: np.ndarray,
     where: np.ndarray,
-    samples: np.ndarray,
-    variable: str,
+    samples: Mapping[str, np.ndarray],
     tolerance: Tolerance,
 ) -> str:
     """A point where the answer and the reference differ, clearly if possible.
@@ -136,11 +164,37 @@ def _evidence(
     clear = mismatched & ~(relative < 0.01)  # a non-finite answer counts as clearly different
     index = int(np.argmax(clear if clear.any() else mismatched))
     shown_got, shown_want = _format_pair(got[index], want[index])
-    point = samples[index].real
     return (
-        f"at {variable} = {point:g} your expression gives {shown_got}, "
+        f"at {where_phrase(samples, index)} your expression gives {shown_got}, "
         f"the derivative there is {shown_want}."
     )
+
+
+def read_formula(name: str, answer: object, variables: Sequence[str]) -> Node | Comparison:
+    """The student's formula as a tree, or the Comparison that explains why there is none
+    (no answer yet, not a formula, unreadable). Never raises."""
+    wanted = listing(variables)
+    if _is_missing(answer, variables):
+        return Comparison(
+            passed=False,
+            feedback=f"No answer yet: write {name} as an expression in {wanted}.",
+            attempted=False,
+        )
+    if not isinstance(answer, str | SymbolicText):
+        first = variables[0]
+        example = f'"3*{first}^2*sin({first})"'
+        return Comparison(
+            passed=False,
+            feedback=(
+                f"{name} should be an expression in {wanted} (as text such as {example} "
+                f"or a sympy expression), but it is {_describe(answer)}."
+            ),
+        )
+    text = answer.text if isinstance(answer, SymbolicText) else answer
+    try:
+        return parse(text, variables)
+    except ExpressionError as error:
+        return Comparison(passed=False, feedback=f"Could not read {name}: {error.message}")
 
 
 def compare_expression(
@@ -148,9 +202,11 @@ def compare_expression(
     answer: object,
     reference: str,
     *,
-    variable: str,
+    variable: str | None = None,
     mistakes: Sequence[ExpressionMistake] = (),
     domain: tuple[float, float] = (-1.5, 1.5),
+    domains: Mapping[str, tuple[float, float]] | None = None,
+    others: Mapping[str, str] | None = None,
     rtol: float = 1e-6,
     atol: float = 1e-9,
     seed: int = 0,
@@ -158,32 +214,22 @@ def compare_expression(
 ) -> Comparison:
     """Grade a typed or sympy formula against a trusted reference formula, numerically.
 
-    The reference and mistakes are trusted (a bad one raises ExpressionError); the
-    answer never raises: every problem with it becomes feedback.
+    A formula in one ``variable`` sampled on ``domain``, or in several, each sampled on its
+    own of ``domains``. ``others``: the reference formulas of the exercise's other checks,
+    by name, to recognise two answers given in each other's place. The reference and
+    mistakes are trusted (a bad one raises ExpressionError); the answer never raises:
+    every problem with it becomes feedback.
     """
-    if _is_missing(answer, variable):
-        return Comparison(
-            passed=False,
-            feedback=f"No answer yet: write {name} as an expression in {variable}.",
-            attempted=False,
-        )
-    if not isinstance(answer, str | SymbolicText):
-        example = f'"3*{variable}^2*sin({variable})"'
-        return Comparison(
-            passed=False,
-            feedback=(
-                f"{name} should be an expression in {variable} (as text such as {example} "
-                f"or a sympy expression), but it is {_describe(answer)}."
-            ),
-        )
-    text = answer.text if isinstance(answer, SymbolicText) else answer
-    try:
-        student = parse(text, variable)
-    except ExpressionError as error:
-        return Comparison(passed=False, feedback=f"Could not read {name}: {error.message}")
+    if domains is None:
+        assert variable is not None, "a variable or domains"
+        domains = {variable: domain}
+    variables = list(domains)
+    student = read_formula(name, answer, variables)
+    if isinstance(student, Comparison):
+        return student
 
-    samples = _sample_points(domain, seed, points)
-    want = evaluate(parse(reference, variable), samples)
+    samples = sample(domains, seed, points)
+    want = evaluate(parse(reference, variables), samples)
     got = evaluate(student, samples)
     where = np.isfinite(want)
     tolerance = Tolerance(rtol, atol)
@@ -193,13 +239,23 @@ def compare_expression(
 
     note = f" We read your answer as {reading}; if you meant something else, check the brackets."
     for mistake in mistakes:
-        if tolerance.agrees(got, evaluate(parse(mistake.expression, variable), samples), where):
+        if tolerance.agrees(got, evaluate(parse(mistake.expression, variables), samples), where):
             return Comparison(
                 passed=False, feedback=mistake.feedback.strip() + note, misconception=mistake.id
             )
+    for other, formula in (others or {}).items():
+        if tolerance.agrees(got, evaluate(parse(formula, variables), samples), where):
+            return Comparison(
+                passed=False,
+                feedback=(
+                    f"{name} is what {other} should be: are the two answers swapped? Give "
+                    f"each under its own name.{note}"
+                ),
+                misconception="answers_swapped",
+            )
     with np.errstate(all="ignore"):  # ratios and offsets of inf/nan values are expected
         diagnosis = _relation(got, want, where, tolerance) or _evidence(
-            got, want, where, samples, variable, tolerance
+            got, want, where, samples, tolerance
         )
     return Comparison(passed=False, feedback=f"Not quite: {diagnosis}{note}")
 
@@ -220,13 +276,21 @@ class Expression(CheckKind):
         assert spec.expression is not None
         wrong = cases[0].mistakes.get(check.name, {})
         mistakes = [ExpressionMistake(m.id, wrong[m.id], m.feedback) for m in check.mistakes]
+        expected = cases[0].expected
+        # The exercise's other formulas, to recognise df_dx given where df_dy belongs.
+        # (Where the two are equal, as for x² + 2xy + y², a swapped answer is right.)
+        others = {
+            c.name: expected[c.name]
+            for c in spec.checks
+            if c.name != check.name and c.compare == check.compare
+        }
         return compare_expression(
             check.name,
             answers[0],
-            cases[0].expected[check.name],
-            variable=spec.expression.variable,
+            expected[check.name],
+            domains=spec.expression.domains,
             mistakes=mistakes,
-            domain=spec.expression.domain,
+            others=others,
             rtol=check.rtol,
             atol=check.atol,
         )

@@ -37,6 +37,30 @@ _HARD_CODED = (
 )
 
 
+@dataclass(frozen=True)
+class Grid:
+    """The two given arrays along which a 2-D value's rows and columns run (``rate[ii, jj]``
+    at ``exc_input[ii]``, ``inh_input[jj]``), and the given of that full shape, if any
+    (``rate``): differences along an axis are one row or column shorter than it."""
+
+    rows: tuple[str, np.ndarray]
+    columns: tuple[str, np.ndarray]
+    name: str | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.rows[1]), len(self.columns[1])
+
+    @property
+    def full(self) -> str:
+        rows, columns = self.shape
+        return self.name or f"the {self.rows[0]} × {self.columns[0]} grid ({rows} × {columns})"
+
+
+# Where a value's points are: along a 1-D axis (name, values), or on a grid.
+Location = tuple[str, np.ndarray] | Grid
+
+
 @dataclass
 class Case:
     """One comparison of a student value with the expected value: the single value of a value
@@ -46,7 +70,7 @@ class Case:
     expected: np.ndarray | float
     mistakes: dict[str, np.ndarray | float] = field(default_factory=dict)
     label: str = ""
-    axis: tuple[str, np.ndarray] | None = None
+    axis: Location | None = None  # see Location
 
 
 @dataclass(frozen=True)
@@ -118,7 +142,7 @@ def _curve(outcome: _Outcome, tol: Tolerance) -> results.Curve | None:
     if expected.ndim != 1 or np.iscomplexobj(expected) or expected.size > 100_000:
         return None
     axis = outcome.case.axis
-    if axis is not None and np.shape(axis[1]) == expected.shape:
+    if isinstance(axis, tuple) and np.shape(axis[1]) == expected.shape:
         x_name, x = axis[0], np.asarray(axis[1], dtype=float)
     else:
         x_name, x = "index", np.arange(expected.size, dtype=float)
@@ -212,7 +236,7 @@ def _as_numbers(value: object) -> np.ndarray:
 
 
 def _read(
-    value: object, expected: np.ndarray, axis: tuple[str, np.ndarray] | None, tolerance: Tolerance
+    value: object, expected: np.ndarray, axis: Location | None, tolerance: Tolerance
 ) -> np.ndarray | _Finding:
     """Turn a decoded student value into a numeric array, or explain why it is not numbers."""
     if isinstance(value, values.CallFailure):
@@ -270,9 +294,9 @@ def _describe(value: object) -> str:
     return f"a {type(value).__name__}"
 
 
-def _type_advice(value: object, axis: tuple[str, np.ndarray] | None) -> tuple[str, ...]:
+def _type_advice(value: object, axis: Location | None) -> tuple[str, ...]:
     if isinstance(value, values.SymbolicText):
-        on = f"on the {axis[0]} array" if axis else "numerically"
+        on = f"on the {axis[0]} array" if isinstance(axis, tuple) else "numerically"
         return (f"Evaluate it {on}, for example with sp.lambdify.",)
     if isinstance(value, values.Opaque) and "function" in value.type_name:
         return ("Call it to get its values.",)
@@ -283,16 +307,18 @@ def _clip(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _expected_form(shape: tuple[int, ...], axis: tuple[str, np.ndarray] | None) -> str:
+def _expected_form(shape: tuple[int, ...], axis: Location | None) -> str:
     if not shape:
         return "a single number"
-    if len(shape) == 1 and axis is not None and len(axis[1]) == shape[0]:
+    if len(shape) == 1 and isinstance(axis, tuple) and len(axis[1]) == shape[0]:
         return f"an array of {shape[0]} numbers (one per value of {axis[0]})"
+    if len(shape) == 2 and isinstance(axis, Grid):
+        return f"an array of {_dims(shape)} numbers"
     return f"an array of shape {shape}"
 
 
 def _compare(
-    actual: np.ndarray, expected: np.ndarray, axis: tuple[str, np.ndarray] | None, tol: Tolerance
+    actual: np.ndarray, expected: np.ndarray, axis: Location | None, tol: Tolerance
 ) -> _Finding | None:
     if actual.shape != expected.shape:
         return _shape_finding(actual.shape, expected.shape, axis)
@@ -312,13 +338,15 @@ def _compare(
 
 
 def _shape_finding(
-    actual: tuple[int, ...], expected: tuple[int, ...], axis: tuple[str, np.ndarray] | None
+    actual: tuple[int, ...], expected: tuple[int, ...], axis: Location | None
 ) -> _Finding:
     form = _expected_form(expected, axis)
     if not actual:
         return _Finding("shape", f"is a single number, but {form} is expected")
     if not expected:
         return _Finding("shape", f"is an array of shape {actual}, but a single number is expected")
+    if isinstance(axis, Grid) and len(actual) == len(expected) == 2:
+        return _grid_shape_finding(actual, expected, axis)
     if len(actual) != 1 or len(expected) != 1:
         return _Finding("shape", f"has shape {actual}, but {form} is expected")
     (n,), (m,) = actual, expected
@@ -337,8 +365,41 @@ def _shape_finding(
     return _Finding("shape", f"has {n} values instead of {m}", advice)
 
 
+def _dims(shape: tuple[int, ...]) -> str:
+    return " × ".join(str(n) for n in shape)
+
+
+def _on_grid(shape: tuple[int, ...], grid: Grid) -> str:
+    """What a 2-D shape says about how it was made from the grid, in the student's terms."""
+    rows, columns = grid.shape
+    if shape == (rows - 1, columns):
+        return (
+            f"one row fewer than {grid.full}, as differences along {grid.rows[0]} "
+            "(from row to row) give"
+        )
+    if shape == (rows, columns - 1):
+        return (
+            f"one column fewer than {grid.full}, as differences along {grid.columns[0]} "
+            "(from column to column) give"
+        )
+    if shape == (rows, columns):
+        return f"the shape of {grid.full} itself, as if nothing were differenced (np.gradient)"
+    if shape == (columns, rows):
+        return f"the shape of {grid.full} transposed: rows and columns swapped"
+    return ""
+
+
+def _grid_shape_finding(actual: tuple[int, ...], expected: tuple[int, ...], grid: Grid) -> _Finding:
+    why = _on_grid(expected, grid)
+    phrase = f"is {_dims(actual)}, but {_dims(expected)} is expected" + (f": {why}" if why else "")
+    if actual == expected[::-1]:
+        return _Finding("shape", f"{phrase}; yours is transposed (rows and columns swapped)")
+    yours = _on_grid(actual, grid)
+    return _Finding("shape", phrase + (f"; yours has {yours}" if yours else ""))
+
+
 def _mismatch_phrase(
-    actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, axis: tuple[str, np.ndarray] | None
+    actual: np.ndarray, expected: np.ndarray, wrong: np.ndarray, axis: Location | None
 ) -> str:
     """Where and how much the student's values differ: the evidence behind every explanation."""
     if expected.ndim == 0:
@@ -365,18 +426,22 @@ def _first_index(mask: np.ndarray) -> tuple[int, ...]:
     return tuple(int(i) for i in np.argwhere(mask)[0])
 
 
-def _first_at(mask: np.ndarray, actual: np.ndarray, axis: tuple[str, np.ndarray] | None) -> str:
+def _first_at(mask: np.ndarray, actual: np.ndarray, axis: Location | None) -> str:
     if actual.ndim == 0:
         return ""
     first = _first_index(mask)
     return f", first at {_where(first, axis)}: {_num(actual[first])}"
 
 
-def _where(index: tuple[int, ...], axis: tuple[str, np.ndarray] | None) -> str:
+def _where(index: tuple[int, ...], axis: Location | None) -> str:
+    if isinstance(axis, Grid) and len(index) == 2:
+        (i, j), (rows, rows_at), (columns, columns_at) = index, axis.rows, axis.columns
+        at = f"{rows} = {_num(rows_at[i])}, {columns} = {_num(columns_at[j])}"
+        return f"row {i}, column {j} ({at})"
     if len(index) != 1:
         return f"index {index}"
     (i,) = index
-    if axis is None or i >= len(axis[1]):
+    if not isinstance(axis, tuple) or i >= len(axis[1]):
         return f"index {i}"
     return f"index {i} ({axis[0]} = {_num(axis[1][i])})"
 
@@ -566,9 +631,7 @@ class Numeric(CheckKind):
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
     ) -> results.Comparison:
-        given_axis = (
-            (spec.axis, reference.given_values(spec)[spec.axis]) if spec.axis is not None else None
-        )
+        given_axis = _given_location(spec)
         numeric_cases = [
             Case(
                 actual=value,
@@ -588,6 +651,17 @@ class Numeric(CheckKind):
             allow_constant=check.allow_constant,
             mistake_feedback={m.id: m.feedback for m in check.mistakes},
         )
+
+
+def _given_location(spec: Spec) -> Location | None:
+    """The spec's ``axes`` as a grid (named after the given of its shape), or its ``axis``."""
+    given = reference.given_values(spec)
+    if spec.axes:
+        rows, columns = ((name, np.asarray(given[name])) for name in spec.axes)
+        shape = (len(rows[1]), len(columns[1]))
+        full = next((name for name, value in given.items() if np.shape(value) == shape), None)
+        return Grid(rows, columns, full)
+    return (spec.axis, given[spec.axis]) if spec.axis is not None else None
 
 
 register(Compare.NUMERIC, Numeric())

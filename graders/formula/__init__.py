@@ -7,7 +7,7 @@ dataclasses (``tree``), with hard limits on length, size and nesting so that no 
 hang the grader or overflow the stack. The tree is evaluated with numpy, never by Python.
 """
 
-from .lexer import body_span
+from .lexer import body_span, listing
 from .parser import parse
 from .tree import (
     MAX_DEPTH,
@@ -23,6 +23,7 @@ from .tree import (
     Number,
     Variable,
     evaluate,
+    names_in,
     render,
 )
 
@@ -41,6 +42,8 @@ __all__ = [
     "Variable",
     "body_span",
     "evaluate",
+    "listing",
+    "names_in",
     "parse",
     "render",
 ]

@@ -9,6 +9,7 @@ a message that says why.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .tree import EVALUATORS, MAX_DIGITS, ExpressionError
@@ -94,11 +95,11 @@ def positioned_error(text: str, message: str, position: int) -> ExpressionError:
 class Lexer:
     """Turns ``text[start:end]`` into tokens whose positions index the original text."""
 
-    def __init__(self, text: str, start: int, end: int, variable: str) -> None:
+    def __init__(self, text: str, start: int, end: int, variables: Sequence[str]) -> None:
         self.text = text
         self.pos = start
         self.end = end
-        self.variable = variable
+        self.variables = tuple(variables)
         self.tokens: list[Token] = []
 
     def run(self) -> list[Token]:
@@ -177,7 +178,7 @@ class Lexer:
         self.tokens.extend(pieces)
 
     def _name_token(self, word: str, position: int, latex: bool) -> Token | None:
-        if word == self.variable:
+        if word in self.variables:
             return Token(VARIABLE, word, position, word)
         if word in _CONSTANTS:
             return Token(CONSTANT, _CONSTANTS[word], position, word)
@@ -188,7 +189,7 @@ class Lexer:
     def _reject_word(self, word: str, position: int) -> None:
         """Explain words that are commands, code or another variable, not part of a formula."""
         lowered = word.lower()
-        formula = f"write the derivative itself as a formula in {self.variable}"
+        formula = f"write the derivative itself as a formula in {listing(self.variables)}"
         if lowered in _DIFFERENTIATION:
             message = f"`{word}` asks the computer to do the differentiation; {formula}"
         elif lowered in _INTEGRATION:
@@ -201,7 +202,7 @@ class Lexer:
             message = f"`{word}` is Python code, not part of a formula; {formula}"
         elif len(word) == 1 and word.isalpha():
             message = (
-                f"this exercise's variable is {self.variable}; your answer uses {word} "
+                f"{variables_phrase(self.variables)}; your answer uses {word} "
                 f"(at position {position})"
             )
         else:
@@ -217,7 +218,10 @@ class Lexer:
             if rest.lower() in _FUNCTIONS:
                 name = rest
             else:
-                name = next((n for n in (self.variable, "pi", "e", "E") if rest.startswith(n)), "")
+                # Longest first: with variables t and tau, "tau" is not t*a*u, and with
+                # single-letter constants (C, p, i) "pi" is still π.
+                names = sorted((*self.variables, "pi", "e", "E"), key=len, reverse=True)
+                name = next((n for n in names if rest.startswith(n)), "")
             token = self._name_token(name, position + index, latex=False) if name else None
             if token is None:
                 return None
@@ -233,7 +237,7 @@ class Lexer:
         inner = "".join(_SUPERSCRIPTS[c] for c in self.text[start : self.pos])
         # One character each way, so lexing the translated text keeps the positions.
         translated = self.text[:start] + inner + self.text[self.pos :]
-        exponent = Lexer(translated, start, self.pos, self.variable).run()[:-1]
+        exponent = Lexer(translated, start, self.pos, self.variables).run()[:-1]
         first, last = self.text[start], self.text[self.pos - 1]
         self.tokens.append(Token(OPERATOR, "^", start, first))
         self.tokens.append(Token(OPEN, "(", start, first))
@@ -312,6 +316,22 @@ class Lexer:
 # --- Parsing -------------------------------------------------------------------------
 
 
+def as_variables(variable: str | Sequence[str]) -> tuple[str, ...]:
+    """One variable's name, or several, as a tuple."""
+    return (variable,) if isinstance(variable, str) else tuple(variable)
+
+
+def listing(names: Sequence[str]) -> str:
+    """``t``, ``x and y``, ``x, y and z``."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def variables_phrase(variables: Sequence[str]) -> str:
+    if len(variables) == 1:
+        return f"this exercise's variable is {variables[0]}"
+    return f"this exercise's variables are {listing(variables)}"
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -320,13 +340,22 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def _is_derivative_label(left: str, variable: str) -> bool:
-    """``dr/da``, ``dr_da``, ``\\frac{dr}{da}``, ``d/da r`` or ``r'(a)`` in front of ``=``."""
-    return bool(left.strip()) and ("'" in left or ("d" in left and variable in left))
+def _is_label(left: str, variables: Sequence[str]) -> bool:
+    """``dr/da``, ``dr_da``, ``\\frac{dr}{da}``, ``d/da r`` or ``r'(a)``, or a function of
+    the variables such as ``F(t)``, in front of ``=``."""
+    if not left.strip():
+        return False
+    if "'" in left or ("d" in left and any(v in left for v in variables)):
+        return True
+    function = re.fullmatch(r"\s*[A-Za-z]\w*\s*\(([^()]*)\)\s*", left)
+    return function is not None and {name.strip() for name in function[1].split(",")} <= set(
+        variables
+    )
 
 
-def body_span(text: str, variable: str) -> tuple[int, int]:
+def body_span(text: str, variable: str | Sequence[str]) -> tuple[int, int]:
     """Where the formula sits in ``text``, without math delimiters or a ``dr/da =`` label."""
+    variables = as_variables(variable)
     start, end = _trim(text, 0, len(text))
     for opening, closing in _DELIMITERS:
         inside = end - start - len(opening) - len(closing)
@@ -334,6 +363,6 @@ def body_span(text: str, variable: str) -> tuple[int, int]:
             start, end = _trim(text, start + len(opening), end - len(closing))
             break
     equals = [index for index in range(start, end) if text[index] == "="]
-    if len(equals) == 1 and _is_derivative_label(text[start : equals[0]], variable):
+    if len(equals) == 1 and _is_label(text[start : equals[0]], variables):
         start, end = _trim(text, equals[0] + 1, end)
     return start, end

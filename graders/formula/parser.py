@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from .lexer import (
@@ -18,6 +18,7 @@ from .lexer import (
     VARIABLE,
     Lexer,
     Token,
+    as_variables,
     body_span,
     positioned_error,
 )
@@ -39,10 +40,10 @@ from .tree import (
 class _Parser:
     """Recursive descent over the tokens; counts nodes and nesting so both stay bounded."""
 
-    def __init__(self, text: str, tokens: list[Token], variable: str) -> None:
+    def __init__(self, text: str, tokens: list[Token], variables: tuple[str, ...]) -> None:
         self.text = text
         self.tokens = tokens
-        self.variable = variable
+        self.variables = variables
         self.index = 0
         self.depth = 0
         self.nodes = 0
@@ -221,17 +222,20 @@ class _Parser:
             return positioned_error(self.text, f"unmatched '{token.raw}'", token.position)
         return positioned_error(
             self.text,
-            f"expected a number, {self.variable}, a function or '(' but found '{token.raw}'",
+            f"expected a number, {' or '.join(self.variables)}, a function or '(' but found "
+            f"'{token.raw}'",
             token.position,
         )
 
 
-def parse(text: str, variable: str) -> Node:
-    """Read a formula in ``variable``; raises ExpressionError with a message for the student."""
+def parse(text: str, variable: str | Sequence[str]) -> Node:
+    """Read a formula in ``variable`` (or several variables); raises ExpressionError with a
+    message for the student."""
+    variables = as_variables(variable)
     if len(text) > MAX_LENGTH:
         raise ExpressionError(
             f"answer is too long ({len(text)} characters; at most {MAX_LENGTH})", None
         )
     start, end = body_span(text, variable)
-    tokens = Lexer(text, start, end, variable).run()
-    return _Parser(text, tokens, variable).parse()
+    tokens = Lexer(text, start, end, variables).run()
+    return _Parser(text, tokens, variables).parse()

@@ -6,7 +6,8 @@ power on integers (no big-integer blow-up), and overflow and poles give inf/nan,
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,27 +90,36 @@ _CONSTANT_VALUES = {"e": np.e, "pi": np.pi}
 # --- Evaluating and rendering --------------------------------------------------------
 
 
-def evaluate(node: Node, values: np.ndarray) -> np.ndarray:
-    """The formula at each value, as complex128; overflow and poles give inf/nan, not errors."""
-    points = np.asarray(values, dtype=np.complex128)
+def evaluate(node: Node, values: np.ndarray | Mapping[str, np.ndarray]) -> np.ndarray:
+    """The formula at each point, as complex128; overflow and poles give inf/nan, not errors.
+
+    ``values``: the one variable's values, or each variable's by name (equal shapes).
+    """
+    if isinstance(values, Mapping):
+        points = {name: np.asarray(v, dtype=np.complex128) for name, v in values.items()}
+        shape = next(iter(points.values())).shape
+    else:
+        single = np.asarray(values, dtype=np.complex128)
+        # One variable: its values, whatever the variable is called.
+        points, shape = defaultdict(lambda: single), single.shape
     with np.errstate(all="ignore"):
-        return np.asarray(_evaluate(node, points), dtype=np.complex128)
+        return np.asarray(_evaluate(node, points, shape), dtype=np.complex128)
 
 
-def _evaluate(node: Node, points: np.ndarray) -> np.ndarray:
+def _evaluate(node: Node, points: Mapping[str, np.ndarray], shape: tuple[int, ...]) -> np.ndarray:
     match node:
         case Number(value=value):
-            return np.full(points.shape, value, dtype=np.complex128)
-        case Variable():
-            return points
+            return np.full(shape, value, dtype=np.complex128)
+        case Variable(name=name):
+            return points[name]
         case Constant(name=name):
-            return np.full(points.shape, _CONSTANT_VALUES[name], dtype=np.complex128)
+            return np.full(shape, _CONSTANT_VALUES[name], dtype=np.complex128)
         case Negate(operand=operand):
-            return -_evaluate(operand, points)
+            return -_evaluate(operand, points, shape)
         case Call(function=function, argument=argument):
-            return EVALUATORS[function](_evaluate(argument, points)).astype(np.complex128)
+            return EVALUATORS[function](_evaluate(argument, points, shape)).astype(np.complex128)
         case Binary(operator=operator, left=left, right=right):
-            return _apply(operator, _evaluate(left, points), _evaluate(right, points))
+            return _apply(operator, _evaluate(left, points, shape), _evaluate(right, points, shape))
     raise TypeError(f"not an expression node: {node!r}")
 
 
@@ -145,6 +155,21 @@ def _literal(value: float) -> str:
     if value.is_integer() and abs(value) < 1e16:
         return str(int(value))
     return repr(value)
+
+
+def names_in(node: Node) -> list[str]:
+    """The variables a formula uses, in order of appearance."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        match stack.pop():
+            case Variable(name=name) if name not in found:
+                found.append(name)
+            case Negate(operand=operand) | Call(argument=operand):
+                stack.append(operand)
+            case Binary(left=left, right=right):
+                stack.extend((right, left))
+    return found
 
 
 def render(node: Node) -> str:

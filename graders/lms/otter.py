@@ -171,8 +171,12 @@ def check_in_namespace(
     if check is None:
         known = ", ".join(c.name for c in spec.checks)
         raise ValueError(f"{exercise_id} has no check '{check_name}' (checks: {known})")
-    comparison = _compare(spec, check, env, reference_cases(spec))
-    return comparison.passed, _message(check, comparison)
+    own = {name: plain_value(env[name]) for name in spec.from_submission if name in env}
+    submitted, note = engine.submitted_inputs(spec, own)
+    comparison = _compare(spec, check, env, reference_cases(spec, submitted))
+    message = _message(check, comparison)
+    shown = note and not comparison.passed and not check.hidden
+    return comparison.passed, f"{note} {message}" if shown else message
 
 
 def _compare(
