@@ -12,7 +12,7 @@ from the reference by central differences, never symbolically.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -20,11 +20,13 @@ import numpy as np
 from ..formula import Binary, Call, Negate, Node, Variable, evaluate, parse, render
 from ..reference import ReferenceCase
 from ..results import Comparison
-from ..spec import Check, Mistake, Spec
-from . import CheckKind, Compare, register, relations
+from ..spec import Check, Spec
+from . import Compare, register, relations
 from .expression import (
+    Expression,
     ExpressionMistake,
     _format_pair,
+    declared_mistakes,
     read_formula,
     sample,
     where_phrase,
@@ -176,23 +178,15 @@ def _evidence(
     )
 
 
-class Antiderivative(CheckKind):
+class Antiderivative(Expression):
     """A formula in the spec's ``expression.variable``, right up to an added constant."""
-
-    typed_answers = True
-
-    def mistake_value(
-        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
-    ) -> Any:
-        return mistake.value  # a formula, read by the parser when compared
 
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
     ) -> Comparison:
         assert spec.expression is not None
         [(variable, domain)] = spec.expression.domains.items()
-        wrong = cases[0].mistakes.get(check.name, {})
-        mistakes = [ExpressionMistake(m.id, wrong[m.id], m.feedback) for m in check.mistakes]
+        mistakes = declared_mistakes(check, cases)
         return compare_antiderivative(
             check.name,
             answers[0],

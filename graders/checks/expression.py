@@ -260,6 +260,12 @@ def compare_expression(
     return Comparison(passed=False, feedback=f"Not quite: {diagnosis}{note}")
 
 
+def declared_mistakes(check: Check, cases: Sequence[ReferenceCase]) -> list[ExpressionMistake]:
+    """The check's listed mistakes with their formulas (a typed answer has one case)."""
+    wrong = cases[0].mistakes.get(check.name, {})
+    return [ExpressionMistake(m.id, wrong[m.id], m.feedback) for m in check.mistakes]
+
+
 class Expression(CheckKind):
     """A formula in the spec's ``expression.variable``, typed or given as text or sympy."""
 
@@ -274,8 +280,7 @@ class Expression(CheckKind):
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
     ) -> Comparison:
         assert spec.expression is not None
-        wrong = cases[0].mistakes.get(check.name, {})
-        mistakes = [ExpressionMistake(m.id, wrong[m.id], m.feedback) for m in check.mistakes]
+        mistakes = declared_mistakes(check, cases)
         expected = cases[0].expected
         # The exercise's other formulas, to recognise df_dx given where df_dy belongs.
         # (Where the two are equal, as for x² + 2xy + y², a swapped answer is right.)
