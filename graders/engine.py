@@ -471,6 +471,9 @@ def score_check(check: Check, comparison: Comparison, crashed: bool) -> CheckRes
         hint=None if comparison.passed or check.hidden else check.hint,
         hidden=check.hidden,
         evidence=[] if check.hidden else comparison.evidence,
+        automatic=comparison.automatic and not check.hidden,
+        suggested_value=None if check.hidden else comparison.suggested_value,
+        fingerprint=None if check.hidden else comparison.fingerprint,
     )
 
 

@@ -69,6 +69,14 @@ class CheckResult:
     hint: str | None = None
     hidden: bool = False
     evidence: list[Curve] = field(default_factory=list)
+    # The misconception was found by automatic diagnosis (an ``auto:`` id), not listed in the spec.
+    automatic: bool = False
+    # An automatic diagnosis's value as a spec expression (``PSP / dt``), for the instructor's
+    # ready-to-paste ``mistakes:`` entry; None when it has none.
+    suggested_value: str | None = None
+    # What identifies a wrong answer's values across a class (float noise aside), so that
+    # students who share a wrong answer can be grouped; None for a right or missing answer.
+    fingerprint: str | None = None
 
     def to_dict(self, *, evidence: bool = False) -> dict[str, Any]:
         """The documented JSON fields; plot data only when asked (gradebook storage)."""
@@ -79,11 +87,15 @@ class CheckResult:
             "max_score": self.max_score,
             "feedback": self.feedback,
             "misconception": self.misconception,
+            "automatic": self.automatic,
             "hint": self.hint,
             "hidden": self.hidden,
         }
         if evidence:
+            # Stored with the plot data: the class-wide grouping reads them from the gradebook.
             data["evidence"] = [asdict(curve) for curve in self.evidence]
+            data["suggested_value"] = self.suggested_value
+            data["fingerprint"] = self.fingerprint
         return data
 
     @classmethod
@@ -98,6 +110,9 @@ class CheckResult:
             hint=data.get("hint"),
             hidden=data.get("hidden", False),
             evidence=[Curve(**curve) for curve in data.get("evidence", [])],
+            automatic=data.get("automatic", False),
+            suggested_value=data.get("suggested_value"),
+            fingerprint=data.get("fingerprint"),
         )
 
 
@@ -192,3 +207,6 @@ class Comparison:
     misconception: str | None = None
     attempted: bool = True
     evidence: list[Curve] = field(default_factory=list)
+    automatic: bool = False  # see CheckResult
+    suggested_value: str | None = None  # see CheckResult
+    fingerprint: str | None = None  # see CheckResult
