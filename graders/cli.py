@@ -136,6 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="zip (gradescope) or folder")
     export.add_argument("--exercise", action="append", default=[], help="only this exercise")
     export.add_argument(
+        "--assignment", metavar="NAME", help="only this assignment's exercises (see `list`)"
+    )
+    export.add_argument(
         "--hidden-until-due",
         action="store_true",
         help="gradescope: show hidden checks only after the due date",
@@ -322,6 +325,7 @@ def _batch(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    exercise_ids = _exported_ids(args)
     if args.target == "gradescope":
         from .lms import gradescope
 
@@ -330,7 +334,7 @@ def _export(args: argparse.Namespace) -> int:
         options = gradescope.Options(
             hidden_until_due=args.hidden_until_due, total_only=args.total_only
         )
-        return gradescope.export(args.out, args.course, args.exercise, options)
+        return gradescope.export(args.out, args.course, exercise_ids, options)
     if args.target == "prairielearn":
         from .lms import prairielearn
 
@@ -339,10 +343,19 @@ def _export(args: argparse.Namespace) -> int:
                 "--hidden-until-due and --total-only are Gradescope options; PrairieLearn "
                 "shows a hidden check's outcome only"
             )
-        return prairielearn.export(args.out, args.course, args.exercise)
+        return prairielearn.export(args.out, args.course, exercise_ids)
     from .lms import otter
 
-    return otter.export(args.out, args.course, args.exercise)
+    return otter.export(args.out, args.course, exercise_ids)
+
+
+def _exported_ids(args: argparse.Namespace) -> list[str]:
+    """The exercises an export covers: those named, narrowed to one assignment's when
+    ``--assignment`` is given (so a course can hand out one autograder per assignment)."""
+    if args.assignment is None:
+        return list(args.exercise)
+    specs = specs_module.load_specs(args.course, args.exercise)
+    return [spec.id for spec in specs_module.of_assignment(specs, args.assignment)]
 
 
 def _limit_overrides(args: argparse.Namespace) -> LimitOverrides:

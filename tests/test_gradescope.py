@@ -199,6 +199,7 @@ def test_the_zip_holds_what_gradescope_needs_and_only_the_chosen_exercises(two_z
     [
         (("--exercise", "no_such_exercise"), "unknown exercise 'no_such_exercise'"),
         (("--hidden-until-due", "--total-only"), "--total-only"),
+        (("--assignment", "W0D5"), "unknown assignment 'W0D5'"),
     ],
 )
 def test_an_export_that_cannot_be_made_exits_2_with_one_line(
@@ -208,6 +209,15 @@ def test_an_export_that_cannot_be_made_exits_2_with_one_line(
     assert completed.returncode == 2
     assert len(completed.stderr.splitlines()) == 1 and message in completed.stderr
     assert not (tmp_path / "a.zip").exists()
+
+
+def test_an_export_by_assignment_carries_exactly_that_assignments_exercises(
+    tmp_path: Path,
+) -> None:
+    autograder = export(tmp_path / "a.zip", "--assignment", "W0D4_Tutorial3")
+    with zipfile.ZipFile(autograder) as archive:
+        specs = {Path(name).stem for name in archive.namelist() if name.startswith("exercises/")}
+    assert specs == {"euler_population", "lif_euler", "euler_linear_system"}
 
 
 # --- grading ------------------------------------------------------------------------------
