@@ -91,28 +91,59 @@ def _snapshot_key(spec: Spec, cell_index: int) -> str:
 
 
 def _given_code(specs: Sequence[Spec]) -> list[str]:
-    """Assignments for the given values of several exercises at once.
+    return _given_plan(specs)[0]
+
+
+def _given_plan(specs: Sequence[Spec]) -> tuple[list[str], dict[str, str]]:
+    """Assignments for the given values of several exercises at once, and the names left
+    out, each with the name whose clash left it out.
 
     Two exercises may give the same name (both have ``t``): equal values are given once;
     a name they give different values is left out, with everything computed from it.
     """
     chosen: dict[str, tuple[str, Any]] = {}
-    conflicting: set[str] = set()
+    clashes: dict[str, str] = {}  # name -> "h = 0.2 in one exercise, h = 0.01 in another"
     for spec in specs:
         values = given_values(spec)
         for name, raw in spec.given.items():
             text = raw if isinstance(raw, str) else repr(raw)
             if name not in chosen:
                 chosen[name] = (text, values[name])
-            elif not _same_value(chosen[name][1], values[name]):
-                conflicting.add(name)
+            elif not _same_value(chosen[name][1], values[name]) and name not in clashes:
+                first = next(s.id for s in specs if name in s.given)
+                clashes[name] = (
+                    f"{name} = {chosen[name][0]} in {first}, {name} = {text} in {spec.id}"
+                )
+    withheld = {name: name for name in clashes}
     lines = []
     for name, (text, _) in chosen.items():
-        if any(re.search(rf"\b{re.escape(other)}\b", text) for other in conflicting):
-            conflicting.add(name)
-        if name not in conflicting:
+        cause = next(
+            (other for other in withheld if re.search(rf"\b{re.escape(other)}\b", text)), None
+        )
+        if cause is not None and name not in withheld:
+            withheld[name] = withheld[cause]
+        if name not in withheld:
             lines.append(f"{name} = {text}")
-    return lines
+    notes = {
+        name: (
+            f"{name} is not given to this file: the exercises it answers give "
+            + (f"{root}" if root == name else f"{root}, which {name} is computed from,")
+            + f" different values ({clashes[root]}). Define "
+            + (root if root == name else f"{root} and {name}")
+            + " in the file, or hand in one file per exercise."
+        )
+        for name, root in withheld.items()
+    }
+    return lines, notes
+
+
+def _withheld_note(outcome: sandbox.Outcome, withheld: dict[str, str]) -> str:
+    """Why a name the code needs was not given, when the run stopped for want of it."""
+    for cell in outcome.cells:
+        name = re.search(r"name '(\w+)' is not defined", cell.message or "")
+        if cell.exception == "NameError" and name and name[1] in withheld:
+            return withheld[name[1]]
+    return ""
 
 
 def _same_value(one: Any, two: Any) -> bool:
@@ -170,10 +201,15 @@ def grade(
                 f"{submission.name} answers none of the exercises "
                 f"(looked for {', '.join(looked_for)})"
             )
+    withheld_note = ""
+    if submission.kind != "notebook":
+        answered = [spec for spec in specs if graded[spec.id]] or specs
+        withheld_note = _withheld_note(outcome, _given_plan(answered)[1])
     for spec in specs:
-        result.exercises.append(
-            _grade_from_outcome(spec, submission, outcome, cases[spec.id], graded[spec.id])
-        )
+        exercise = _grade_from_outcome(spec, submission, outcome, cases[spec.id], graded[spec.id])
+        if withheld_note and exercise.status == Status.ERROR:
+            exercise.feedback += " " + withheld_note
+        result.exercises.append(exercise)
     return result
 
 

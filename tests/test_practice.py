@@ -290,6 +290,35 @@ def test_a_py_graded_against_every_exercise_gets_its_own_given_values(
     assert "NameError" not in exercise(result, exercise_id).feedback
 
 
+SINE_AND_FILTERING = """\
+sine_diff = (n_sine_fun[1:] - n_sine_fun[:-1]) / h
+x1_diff = x1[1:] - x1[:-1]
+x1_integrate = (x1[1:] + x1[:-1]) / 2
+"""
+
+
+@pytest.mark.sandbox
+def test_a_py_answering_two_exercises_that_give_h_different_values_is_told_why(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "both.py"
+    path.write_text(SINE_AND_FILTERING, encoding="utf-8")
+    result = engine.grade(submission.load(path), spec.load_all(), answered_only=True)
+    for exercise_id in ("sine_derivative", "filtering"):
+        feedback = exercise(result, exercise_id).feedback
+        assert "NameError" in feedback
+        assert "h = 0.2 in sine_derivative" in feedback and "h = 0.01 in filtering" in feedback
+        assert "Define h and n_sine_fun in the file, or hand in one file per exercise" in feedback
+    # Defining what each part uses is enough for both to be graded.
+    own = "import numpy as np\nh = 0.2\nn_tx = np.arange(-10, 10, h)\n"
+    own += "n_sine_fun = np.sin(n_tx)\n" + SINE_AND_FILTERING
+    filtering = "h = 0.01\ntx = np.arange(0, 2, h)\nx1 = np.sin(0.5 * np.pi * tx)\nx1_diff ="
+    own = own.replace("x1_diff =", filtering, 1)
+    path.write_text(own, encoding="utf-8")
+    result = engine.grade(submission.load(path), spec.load_all(), answered_only=True)
+    assert result.score == result.max_score == 4
+
+
 # --- typed formulas: antiderivative (up to a constant) -----------------------------------
 
 
