@@ -194,6 +194,20 @@ def test_the_zip_holds_what_gradescope_needs_and_only_the_chosen_exercises(two_z
     assert not [name for name in entries if "__pycache__" in name]
 
 
+@pytest.mark.sandbox
+def test_setup_builds_the_sandboxs_font_list_once_for_every_submission(
+    two_zip: Path, tmp_path: Path
+) -> None:
+    with zipfile.ZipFile(two_zip) as archive:
+        setup = archive.read("setup.sh").decode()
+    snippet = re.search(r"FONTS='(.*?)'", setup, re.DOTALL)
+    assert snippet is not None
+    cache = tmp_path / "cache"
+    environment = {**os.environ, "XDG_CACHE_HOME": str(cache)}
+    subprocess.run([sys.executable, "-c", snippet[1]], env=environment, check=True, cwd=REPO)
+    assert list(cache.glob("calculus-graders/matplotlib-*/fontlist-*.json"))
+
+
 @pytest.mark.parametrize(
     ("options", "message"),
     [

@@ -50,6 +50,11 @@ if ! "$ROOT/venv/bin/python" -c "$PROBE"; then
        "run_autograder grades anyway, but student code could then read the reference" \\
        "solutions." >&2
 fi
+# matplotlib's font list for the sandbox, built once here rather than in every submission's
+# run (about a second each); best effort: a run builds it itself when it is missing.
+FONTS='from graders.sandbox import font_list; from graders.sandbox.runs import choose_isolation
+font_list(choose_isolation(require_isolation=False))'
+"$ROOT/venv/bin/python" -c "$FONTS" || true
 """
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
