@@ -21,13 +21,15 @@ text; the kinds compare the student's plain values with them.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..formula import Node, parse
 from ..spec import Spec
-from . import cache
+from . import cache, formulas
 from .variants import Variant, build
 
 # The generic relations' ids (checks.relations.Relation values, prefixed).
@@ -142,3 +144,35 @@ def _in_line(variant: Variant) -> str:
 
 def _code(text: str) -> str:
     return f"`{text}`"
+
+
+@dataclass(frozen=True)
+class FormulaMistake:
+    """A slip of a reference formula, matched like a listed mistake's formula."""
+
+    id: str
+    tree: Node
+    feedback: str
+    formula: str  # the slipped formula: a mistake's ``value:`` in the spec's grammar
+
+
+@functools.lru_cache(maxsize=64)
+def formula_mistakes(
+    check: str, reference: str, variables: tuple[str, ...]
+) -> list[FormulaMistake]:
+    """The slips of a check's reference formula, made once per process (they cost
+    milliseconds: no disk cache is needed)."""
+    return [
+        FormulaMistake(
+            slip.id(check),
+            parse(slip.formula, list(variables)),
+            (
+                f"Your answer is the expected one with {slip.before} written as {slip.after}."
+                if slip.before
+                else "Your answer is the negative of the expected one."
+            )
+            + f" {formulas.ADVICE[slip.kind]}",
+            slip.formula,
+        )
+        for slip in formulas.formula_slips(reference, variables)
+    ]
