@@ -3,7 +3,8 @@
 Each ``Slip`` is the reference module (or the exercise's function and the module's functions
 it calls) with one change a student makes: an operator swapped, a sign, term or factor
 dropped, a value replaced, brackets dropped, ``cumsum`` for ``sum``, a slice or index off by
-one, a forward difference made central; or, for a value exercise, a given value changed (a
+one, a forward difference made central (ranked in that order of likelihood: with tau_s = 1,
+-t - t_sp/tau_s is -(t + t_sp), and the brackets are the likelier cause); or, for a value exercise, a given value changed (a
 grid made with ``linspace`` rather than ``arange``, one point more or less, a step doubled
 or halved, two values swapped). Only the instructor's code and spec are ever changed or run
 here; a student's text never is.
@@ -56,11 +57,41 @@ def slips(spec: Spec, source: str) -> list[Slip]:
     tree = ast.parse(source)
     region = _region(spec, tree)
     found: dict[str, Slip] = {}
-    for slip in _all_slips(spec, tree, region):
+    # The likelier slip first: where two give the same values, the first names them both.
+    ranked = sorted(_all_slips(spec, tree, region), key=lambda slip: _RANK.index(slip.kind))
+    for slip in ranked:
         found.setdefault(f"{slip.source}\0{slip.given}", slip)
         if len(found) >= MAX_SLIPS:
             break
     return list(found.values())
+
+
+_RANK = (
+    "precedence",
+    "sign",
+    "sub_order",
+    "central",
+    "add_sub",
+    "mult_div",
+    "cumsum_sum",
+    "drop_factor",
+    "drop_divisor",
+    "drop_term",
+    "drop_power",
+    "slice",
+    "index",
+    "value_one",
+    "value_double",
+    "value_half",
+    "value_swap",
+    "grid_linspace",
+    "grid_endpoint",
+    "grid_more",
+    "grid_fewer",
+    "given_double",
+    "given_half",
+    "given_swap",
+)
 
 
 def _region(spec: Spec, tree: ast.Module) -> list[ast.stmt]:
@@ -113,8 +144,6 @@ def _all_slips(spec: Spec, tree: ast.Module, region: list[ast.stmt]) -> Iterator
         _index_slips,
         lambda node: _value_slips(node, values),
     ]
-    # Brackets first: where a dropped pair gives what another slip gives too (with
-    # tau_s = 1, -t - t_sp/tau_s is -(t + t_sp)), the brackets are the likelier cause.
     for statement, place in statements:
         yield from _precedence_slips(tree, statement, place)
     for make in generators:
