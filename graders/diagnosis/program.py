@@ -1,13 +1,14 @@
 """Slips in the reference program: one plausible mistake each, made on the trusted source.
 
 Each ``Slip`` is the reference module (or the exercise's function and the module's functions
-it calls) with one change a student makes: an operator swapped, a sign, term or factor
-dropped, a value replaced, brackets dropped, ``cumsum`` for ``sum``, a slice or index off by
-one, a forward difference made central (ranked in that order of likelihood: with tau_s = 1,
--t - t_sp/tau_s is -(t + t_sp), and the brackets are the likelier cause); or, for a value exercise, a given value changed (a
-grid made with ``linspace`` rather than ``arange``, one point more or less, a step doubled
-or halved, two values swapped). Only the instructor's code and spec are ever changed or run
-here; a student's text never is.
+it calls) with one change a student makes: brackets dropped, a sign dropped, an operator
+swapped, ``cumsum`` for ``sum``, a factor, divisor or term dropped, a slice or index off by
+one, a forward difference made central, a value replaced; or, for a value exercise, a given
+value changed (a grid made with ``linspace`` rather than ``arange``, one point more or less,
+a value doubled or halved, two values swapped). They are ranked in that order of likelihood:
+where two give the same values (with tau_s = 1, ``-t - t_sp / tau_s`` is ``-(t + t_sp)``),
+the first names them. Only the instructor's code and spec are ever changed or run here; a
+student's text never is.
 """
 
 from __future__ import annotations
