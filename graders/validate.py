@@ -145,8 +145,7 @@ def notes(spec: Spec) -> list[str]:
     for check in spec.checks:
         bare = check.model_copy(update={"mistakes": []})
         unlisted = [
-            dataclasses.replace(case, mistakes={**case.mistakes, check.name: {}})
-            for case in cases
+            dataclasses.replace(case, mistakes={**case.mistakes, check.name: {}}) for case in cases
         ]
         for mistake in check.mistakes:
             try:

@@ -708,6 +708,30 @@ class Numeric(CheckKind):
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
     ) -> results.Comparison:
+        return self.compare_among(spec, check, answers, cases, {})
+
+    def compare_among(
+        self,
+        spec: Spec,
+        check: Check,
+        answers: Sequence[Any],
+        cases: Sequence[ReferenceCase],
+        others: Mapping[str, Sequence[Any]],
+    ) -> results.Comparison:
+        """A slip that would also change another answer the student got right is not
+        theirs (a rate slip can give the gain's values, but then the rate is wrong too)."""
+        right = {
+            other.name
+            for other in spec.checks
+            if other.name != check.name
+            and other.name in others
+            and _all_right(other, others[other.name], cases)
+        }
+
+        def slips() -> list[AutoMistake]:
+            found = diagnosis.program_mistakes(spec, check.name)
+            return [slip for slip in found if not slip.changes & right]
+
         given_axis = _given_location(spec)
         numeric_cases = [
             Case(
@@ -727,9 +751,26 @@ class Numeric(CheckKind):
             tolerance=Tolerance(rtol=check.rtol, atol=check.atol),
             allow_constant=check.allow_constant,
             mistake_feedback={m.id: m.feedback for m in check.mistakes},
-            automatic=lambda: diagnosis.program_mistakes(spec, check.name),
+            automatic=slips,
             quantity=check.quantity,
         )
+
+
+def _all_right(check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]) -> bool:
+    """Whether every answer to a numeric check matches its expected value (quickly: no
+    feedback is made)."""
+    if check.compare != Compare.NUMERIC:
+        return False
+    tolerance = Tolerance(rtol=check.rtol, atol=check.atol)
+    for answer, case in zip(answers, cases, strict=True):
+        try:
+            actual = np.asarray(answer, dtype=float)
+        except (TypeError, ValueError):
+            return False
+        expected = _as_numbers(case.expected[check.name])
+        if actual.shape != expected.shape or not tolerance.agrees(actual, expected):
+            return False
+    return True
 
 
 def _given_location(spec: Spec) -> Location | None:

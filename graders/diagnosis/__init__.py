@@ -48,6 +48,7 @@ class AutoMistake:
     values: Sequence[np.ndarray]
     feedback: str
     suggested_value: str | None
+    changes: frozenset[str] = frozenset()  # every check the slip changes
 
 
 _MADE: dict[str, list[Variant]] = {}
@@ -78,6 +79,7 @@ def program_mistakes(spec: Spec, check: str) -> list[AutoMistake]:
             variant.values[check],
             describe(variant, check),
             variant.suggestions.get(check),
+            frozenset(variant.values),
         )
         for variant in program_variants(spec)
         if check in variant.values
