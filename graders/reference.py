@@ -186,7 +186,7 @@ def reference_cases(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> list[Re
     cases = []
     for number, (label, kwargs) in enumerate(function_inputs(spec)):
         try:
-            expected = _named_outputs(spec, function(**kwargs))
+            expected = named_outputs(spec, function(**kwargs))
         except Exception as exc:
             raise ReferenceError(
                 f"{spec.id}: the reference {spec.function.name} failed when called {label}: {exc!r}"
@@ -197,7 +197,7 @@ def reference_cases(spec: Spec, submitted: Mapping[str, Any] = _NONE) -> list[Re
     return cases
 
 
-def _named_outputs(spec: Spec, outputs: Any) -> dict[str, Any]:
+def named_outputs(spec: Spec, outputs: Any) -> dict[str, Any]:
     assert spec.function is not None
     names = spec.function.return_names
     return dict(zip(names, (outputs,) if len(names) == 1 else outputs, strict=True))
@@ -236,7 +236,7 @@ class _Alternatives:
             name: np.copy(v) if isinstance(v, np.ndarray) else v for name, v in kwargs.items()
         }
         try:
-            return _named_outputs(self.spec, function(**copies))
+            return named_outputs(self.spec, function(**copies))
         except Exception as exc:
             label = describe_call(kwargs, self.spec.function.arguments)
             raise ReferenceError(

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -139,6 +139,11 @@ class Check(Strict):
     rtol: float = Field(default=1e-6, ge=0)
     atol: float = Field(default=1e-9, ge=0)
     allow_constant: bool = False
+    quantity: Literal["derivative", "integral"] | None = Field(
+        default=None,
+        description="numeric checks: what the values are, so that an answer close to them is "
+        "told the right kind of numerical estimate",
+    )
     hidden: bool = False
     hint: str | None = None
     mistakes: list[Mistake] = []

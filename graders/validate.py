@@ -4,10 +4,16 @@ For every exercise: the reference solution, handed in like a student's file and 
 the sandbox, passes every check; every listed mistake fails its check and is recognised
 by id; the random inputs of function checks are reproducible and differ from the
 tutorial's. A spec that cannot be loaded is reported like any other failed proof.
+
+Notes, not failures: a listed mistake that automatic diagnosis already finds with the same
+values (listing it is optional: it words the feedback), and slips of the reference that give
+the same values on the spec's inputs (merged into one diagnosis; more inputs would tell
+them apart).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from . import engine
+from . import diagnosis, engine
 from .checks import compare_check
 from .errors import EXIT_OK, EXIT_SHORT, ReferenceError, SpecError, SubmissionError, UsageError
 from .reference import (
@@ -44,6 +50,8 @@ def validate(exercise_ids: Sequence[str], course: Path = DEFAULT_COURSE) -> int:
             print(one_line(f"✗ {spec_or_error.id}: " + "; ".join(problems)))
         else:
             print(f"✓ {spec_or_error.id}: {summary}")
+            for note in notes(spec_or_error):
+                print(one_line(f"  note: {note}"))
     sys.stdout.flush()
     return EXIT_SHORT if failures else EXIT_OK
 
@@ -121,6 +129,47 @@ def _mistake_recognised(
         seen = comparison.misconception or "nothing"
         return f"mistake {mistake_id} fails {check_name} but is recognised as {seen}"
     return None
+
+
+# Relations that give other values than the answer they describe (nearly, or but one).
+_INEXACT = {diagnosis.relation_id("estimate"), diagnosis.relation_id("shift")}
+
+
+def notes(spec: Spec) -> list[str]:
+    """What an instructor may want to know about a valid spec's diagnosis (see above)."""
+    try:
+        cases = reference_cases(spec)
+    except ReferenceError:
+        return []
+    found = []
+    for check in spec.checks:
+        bare = check.model_copy(update={"mistakes": []})
+        unlisted = [
+            dataclasses.replace(case, mistakes={**case.mistakes, check.name: {}}) for case in cases
+        ]
+        for mistake in check.mistakes:
+            try:
+                wrong = [case.mistakes[check.name][mistake.id] for case in cases]
+            except ReferenceError:
+                continue  # reported as a problem by prove
+            seen = compare_check(spec, bare, wrong if spec.function else wrong[0], unlisted)
+            if seen.automatic and seen.misconception not in _INEXACT:
+                found.append(
+                    f"mistake {mistake.id} of {check.name} is also found automatically, as "
+                    f"{seen.misconception} (listing it is optional: it words the feedback)"
+                )
+    if not spec.from_submission:
+        merged = [
+            f"{variant.id} = {', '.join(variant.same_as)}"
+            for variant in diagnosis.program_variants(spec)
+            if variant.same_as
+        ]
+        if merged:
+            found.append(
+                f"{len(merged)} slips of the reference give the same values as others on the "
+                f"spec's inputs and are merged into the first: {'; '.join(merged)}"
+            )
+    return found
 
 
 def _inputs_reproducible(spec: Spec) -> list[str]:

@@ -77,7 +77,9 @@ def gain_cases(student):
 
 
 def check_gain(student):
-    return compare_numeric("gain", gain_cases(student), mistake_feedback=GAIN_FEEDBACK)
+    return compare_numeric(
+        "gain", gain_cases(student), mistake_feedback=GAIN_FEEDBACK, quantity="derivative"
+    )
 
 
 def label_of(call_index):
@@ -301,11 +303,14 @@ def test_sign_flip():
     result = value_check("dv_dt", -DV_DT, DV_DT)
     assert result.feedback.startswith("dv_dt is the negative of the expected values everywhere")
     assert "Check the sign" in result.feedback
+    assert (result.misconception, result.automatic) == ("auto:sign", True)
+    assert result.suggested_value == "-dv_dt"
 
 
 def test_missing_inner_derivative_without_a_listed_mistake_is_a_constant_factor():
     result = value_check("dv_dt", V, DV_DT)
-    assert result.misconception is None
+    assert (result.misconception, result.automatic) == ("auto:factor", True)
+    assert result.suggested_value == "-0.5 * dv_dt"
     assert result.feedback.startswith("dv_dt is off by a constant factor of -0.5 everywhere")
     assert "the expected values are -2 times yours" in result.feedback
 
@@ -353,10 +358,20 @@ def test_integral_one_sample_ahead():
     ],
 )
 def test_numerical_derivative_where_the_exact_one_is_expected(name, actual, expected, error):
-    result = value_check(name, actual, expected)
+    result = value_check(name, actual, expected, quantity="derivative")
     assert result.feedback.startswith(f"{name} is close to the right curve but not exact")
     assert f"the largest error is {error} of the largest expected magnitude" in result.feedback
     assert "np.gradient" in result.feedback
+    assert result.misconception == "auto:estimate" and result.suggested_value is None
+
+
+def test_a_close_integral_is_not_called_a_derivative():
+    areas = PSP * 0.1
+    trapezoid = np.concatenate([[0], np.cumsum((areas[1:] + areas[:-1]) / 2)])
+    result = value_check("numerical_integral", trapezoid, np.cumsum(areas), quantity="integral")
+    assert "close to the right curve" in result.feedback
+    assert "trapezoid rule" in result.feedback and "derivative" not in result.feedback
+    assert result.misconception == "auto:estimate"
 
 
 # --- Known mistakes -------------------------------------------------------------------------

@@ -114,7 +114,8 @@ def test_generic_factor_is_given_when_no_mistake_matches(grade_code):
         PRODUCT_RULE_GIVEN + "du_dt = 1\ndv_dt = -3 * np.exp(-t/tau)\ndf_dt = u_t * dv_dt + v_t\n"
     )
     graded = check(grade_code("product_rule_alpha", source), "product_rule_alpha", "dv_dt")
-    assert graded.misconception is None
+    assert (graded.misconception, graded.automatic) == ("auto:factor", True)
+    assert graded.suggested_value == "1.5 * dv_dt"
     assert "1.5" in graded.feedback  # -3 is 1.5 times -1/tau = -2
     assert "-1/tau" not in graded.feedback and "np.exp" not in graded.feedback
 

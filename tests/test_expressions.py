@@ -188,7 +188,8 @@ def test_known_mistakes_are_recognised(answer: str, mistake_id: str) -> None:
 def test_constant_factor_is_named() -> None:
     result = grade("8a^3 e^(a^4+1)")
     assert not result.passed
-    assert result.misconception is None
+    assert (result.misconception, result.automatic) == ("auto:factor", True)
+    assert result.suggested_value == "2*(4*a^3*exp(a^4 + 1))"
     assert "constant factor of 2 " in result.feedback
 
 

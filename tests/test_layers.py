@@ -24,6 +24,7 @@ CORE = {
     "results",
     "reference",
     "checks",
+    "diagnosis",  # slips of the reference, which the checks kinds match
     "formula",
     "engine",
     "sandbox",

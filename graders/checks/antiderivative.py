@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import diagnosis
+from ..diagnosis import FormulaMistake
 from ..formula import Binary, Call, Negate, Node, Variable, evaluate, parse, render
 from ..reference import ReferenceCase
 from ..results import Comparison
@@ -80,12 +82,15 @@ def compare_antiderivative(
     variable: str,
     domain: tuple[float, float],
     mistakes: Sequence[ExpressionMistake] = (),
+    automatic: Sequence[FormulaMistake] = (),
     rtol: float = 1e-6,
     atol: float = 1e-9,
     seed: int = 0,
     points: int = 60,
 ) -> Comparison:
-    """Grade a typed antiderivative against a trusted reference antiderivative."""
+    """Grade a typed antiderivative against a trusted reference antiderivative;
+    ``automatic``: the reference's slips (``graders.diagnosis``), tried after the usual
+    confusions."""
     student = read_formula(name, answer, (variable, *(c for c in FREE_CONSTANTS if c != variable)))
     if isinstance(student, Comparison):
         return student
@@ -148,6 +153,15 @@ def compare_antiderivative(
             f"it must give back the function.{note}",
             misconception=DIFFERENTIATED,
         )
+    for slip in automatic:
+        if _differs_by_constant(got, evaluate(slip.tree, t), where, tolerance):
+            return Comparison(
+                False,
+                slip.feedback + note,
+                misconception=slip.id,
+                automatic=True,
+                suggested_value=slip.formula,
+            )
     return Comparison(
         False, f"Not quite: {_evidence(student, integrand, variable, t, free, h, where)}{note}"
     )
@@ -194,6 +208,9 @@ class Antiderivative(Expression):
             variable=variable,
             domain=domain,
             mistakes=mistakes,
+            automatic=diagnosis.formula_mistakes(
+                check.name, cases[0].expected[check.name], (variable,)
+            ),
             rtol=check.rtol,
             atol=check.atol,
         )

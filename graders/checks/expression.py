@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import diagnosis
+from ..diagnosis import FormulaMistake
 from ..formula import (
     MAX_LENGTH,
     ExpressionError,
@@ -130,12 +132,15 @@ def _is_missing(answer: object, variable: str | Sequence[str]) -> bool:
 _RELATIONS = (Relation.SIGN, Relation.ZERO, Relation.FACTOR, Relation.OFFSET)
 
 
-def _relation(got: np.ndarray, want: np.ndarray, where: np.ndarray, tolerance: Tolerance) -> str:
-    """A simple relation between the answer and the reference, or "" if there is none."""
+def _relation(
+    got: np.ndarray, want: np.ndarray, where: np.ndarray, tolerance: Tolerance
+) -> relations.Found | None:
+    """A simple relation between the answer and the reference, if there is one."""
     dividing = where & (np.abs(want) > tolerance.atol)
-    found = relations.first([(got, want)], tolerance, _RELATIONS, where=where, dividing=dividing)
-    if found is None:
-        return ""
+    return relations.first([(got, want)], tolerance, _RELATIONS, where=where, dividing=dividing)
+
+
+def _relation_text(found: relations.Found) -> str:
     if found.relation is Relation.SIGN:
         return "your answer is the negative of the derivative everywhere (a sign error)."
     if found.relation is Relation.ZERO:
@@ -145,6 +150,17 @@ def _relation(got: np.ndarray, want: np.ndarray, where: np.ndarray, tolerance: T
         return f"your answer is off by a constant factor of {shown} everywhere."
     shown = _format_pair(found.value, 0.0)[0]
     return f"your answer differs from the derivative by a constant ({shown}) everywhere."
+
+
+def _relation_formula(found: relations.Found, reference: str) -> str:
+    """The relation as a mistake's formula: what pasted as ``value:`` gives the answer."""
+    if found.relation is Relation.SIGN:
+        return f"-({reference})"
+    if found.relation is Relation.ZERO:
+        return "0"
+    if found.relation is Relation.FACTOR:
+        return f"{found.value:.10g}*({reference})"
+    return f"{reference} + {found.value:.10g}"
 
 
 def _evidence(
@@ -207,6 +223,7 @@ def compare_expression(
     domain: tuple[float, float] = (-1.5, 1.5),
     domains: Mapping[str, tuple[float, float]] | None = None,
     others: Mapping[str, str] | None = None,
+    automatic: Sequence[FormulaMistake] = (),
     rtol: float = 1e-6,
     atol: float = 1e-9,
     seed: int = 0,
@@ -216,7 +233,8 @@ def compare_expression(
 
     A formula in one ``variable`` sampled on ``domain``, or in several, each sampled on its
     own of ``domains``. ``others``: the reference formulas of the exercise's other checks,
-    by name, to recognise two answers given in each other's place. The reference and
+    by name, to recognise two answers given in each other's place; ``automatic``: the
+    reference's slips (``graders.diagnosis``), tried after them. The reference and
     mistakes are trusted (a bad one raises ExpressionError); the answer never raises:
     every problem with it becomes feedback.
     """
@@ -253,11 +271,27 @@ def compare_expression(
                 ),
                 misconception="answers_swapped",
             )
+    for slip in automatic:
+        if tolerance.agrees(got, evaluate(slip.tree, samples), where):
+            return Comparison(
+                passed=False,
+                feedback=slip.feedback + note,
+                misconception=slip.id,
+                automatic=True,
+                suggested_value=slip.formula,
+            )
     with np.errstate(all="ignore"):  # ratios and offsets of inf/nan values are expected
-        diagnosis = _relation(got, want, where, tolerance) or _evidence(
-            got, want, where, samples, tolerance
-        )
-    return Comparison(passed=False, feedback=f"Not quite: {diagnosis}{note}")
+        found = _relation(got, want, where, tolerance)
+        if found is None:
+            evidence = _evidence(got, want, where, samples, tolerance)
+            return Comparison(passed=False, feedback=f"Not quite: {evidence}{note}")
+    return Comparison(
+        passed=False,
+        feedback=f"Not quite: {_relation_text(found)}{note}",
+        misconception=diagnosis.relation_id(found.relation),
+        automatic=True,
+        suggested_value=_relation_formula(found, reference),
+    )
 
 
 def declared_mistakes(check: Check, cases: Sequence[ReferenceCase]) -> list[ExpressionMistake]:
@@ -296,6 +330,9 @@ class Expression(CheckKind):
             domains=spec.expression.domains,
             mistakes=mistakes,
             others=others,
+            automatic=diagnosis.formula_mistakes(
+                check.name, expected[check.name], tuple(spec.expression.domains)
+            ),
             rtol=check.rtol,
             atol=check.atol,
         )

@@ -3,22 +3,24 @@
 A check is a list of cases: a value check has one (the value the student defined), a
 function check has one per call of the student's function. Every case must match for the
 check to pass. When one does not, the feedback says what is wrong with the student's own
-numbers (where, how much) and, when it can, why: a known mistake the exercise lists, or a
-generic relation between the student's values and the expected ones (a sign flip, a
-constant factor, ...). It never shows the reference code or formula.
+numbers (where, how much) and, when it can, why: a known mistake the exercise lists, a slip
+in the reference program that gives the student's values (``graders.diagnosis``, which
+names the slip in the reference's own code), or a generic relation between the student's
+values and the expected ones (a sign flip, a constant factor, ...).
 """
 
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal
 
 import numpy as np
 
-from .. import reference, results, values
+from .. import diagnosis, reference, results, values
+from ..diagnosis import AutoMistake
 from ..reference import ReferenceCase
 from ..spec import Check, Mistake, Spec
 from . import CheckKind, Compare, function, register, relations
@@ -105,12 +107,16 @@ def compare_numeric(
     tolerance: Tolerance = _DEFAULT_TOLERANCE,
     allow_constant: bool = False,
     mistake_feedback: Mapping[str, str] = _NO_FEEDBACK,
+    automatic: Callable[[], Sequence[AutoMistake]] | None = None,
+    quantity: str | None = None,
 ) -> results.Comparison:
     """Compare every case; pass only if all match, otherwise explain the first failure.
 
     ``allow_constant`` lets a single number stand for an array holding that number everywhere
     (``du_dt = 1``). ``mistake_feedback`` maps each mistake id used in the cases to the
     sentence shown when the student's values reproduce that mistake in every case.
+    ``automatic`` gives the slips found in the reference (asked for only when no listed
+    mistake matches); ``quantity`` ("derivative", "integral") words a numerical estimate.
     """
     if not cases:
         raise ValueError(f"{name}: a check needs at least one case")
@@ -132,8 +138,28 @@ def compare_numeric(
     if mistake is not None:
         feedback = _mistake_feedback(name, outcomes, mistake_feedback[mistake])
         return results.Comparison(False, feedback, misconception=mistake, evidence=evidence)
-    feedback = _failure_feedback(name, outcomes, tolerance)
-    return results.Comparison(passed=False, feedback=feedback, evidence=evidence)
+    slip = _reproduced_slip(outcomes, automatic() if automatic else (), tolerance)
+    if slip is not None:
+        feedback = _mistake_feedback(name, outcomes, slip.feedback, "looks like a slip.")
+        return results.Comparison(
+            False,
+            feedback,
+            misconception=slip.id,
+            evidence=evidence,
+            automatic=True,
+            suggested_value=slip.suggested_value,
+        )
+    feedback, found = _failure_feedback(name, outcomes, tolerance, quantity)
+    if found is None:
+        return results.Comparison(passed=False, feedback=feedback, evidence=evidence)
+    return results.Comparison(
+        passed=False,
+        feedback=feedback,
+        evidence=evidence,
+        misconception=diagnosis.relation_id(found.relation),
+        automatic=True,
+        suggested_value=_relation_value(name, found, len(outcomes)),
+    )
 
 
 def _curve(outcome: _Outcome, tol: Tolerance) -> results.Curve | None:
@@ -472,6 +498,18 @@ def _reproduced_mistake(outcomes: Sequence[_Outcome], tol: Tolerance) -> str | N
     return None
 
 
+def _reproduced_slip(
+    outcomes: Sequence[_Outcome], slips: Sequence[AutoMistake], tol: Tolerance
+) -> AutoMistake | None:
+    """The first slip whose values the student reproduces in every case."""
+    for slip in slips:
+        if len(slip.values) == len(outcomes) and all(
+            _reproduces(o, value, tol) for o, value in zip(outcomes, slip.values, strict=True)
+        ):
+            return slip
+    return None
+
+
 def _reproduces(outcome: _Outcome, wrong_value: np.ndarray | float, tol: Tolerance) -> bool:
     """Whether the student's value equals a mistake's value (a number stands for a constant)."""
     if outcome.actual is None:
@@ -482,39 +520,64 @@ def _reproduces(outcome: _Outcome, wrong_value: np.ndarray | float, tol: Toleran
     return wrong.shape == outcome.actual.shape and tol.agrees(outcome.actual, wrong)
 
 
-def _mistake_feedback(name: str, outcomes: Sequence[_Outcome], explanation: str) -> str:
+def _mistake_feedback(
+    name: str,
+    outcomes: Sequence[_Outcome],
+    explanation: str,
+    lead: str = "matches a common mistake.",
+) -> str:
     index, finding = _first_failure(outcomes)
     if len(outcomes) == 1:
         evidence = f"It {finding.phrase}."
     else:
         call = _which_call(outcomes, index)
         evidence = f"{call[0].upper()}{call[1:]}, it {finding.phrase}."
-    return f"{name} matches a common mistake. {explanation.strip()} {evidence}"
+    return f"{name} {lead} {explanation.strip()} {evidence}"
 
 
 # --- Generic explanations ---------------------------------------------------------------------
 
 
-def _failure_feedback(name: str, outcomes: Sequence[_Outcome], tol: Tolerance) -> str:
-    """Explain the first failing case, with the most specific explanation that holds."""
+def _failure_feedback(
+    name: str, outcomes: Sequence[_Outcome], tol: Tolerance, quantity: str | None
+) -> tuple[str, relations.Found | None]:
+    """Explain the first failing case, with the most specific explanation that holds, and
+    the relation it names, if any."""
     index, finding = _first_failure(outcomes)
     if index > 0 and finding.kind in ("mismatch", "shape"):
-        return _sentences(
+        explained = _sentences(
             f"{name} is correct {_which_call(outcomes, 0)} (the tutorial's inputs) but wrong "
             f"{_which_call(outcomes, index)}: it {finding.phrase}.",
             _HARD_CODED,
             *finding.advice,
         )
-    relation = _shared_relation(name, outcomes, tol)
-    if relation is not None:
+        return explained, None
+    found = _shared_relation(outcomes, tol)
+    if found is not None:
+        relation = _relation_finding(name, found, quantity)
         finding = _Finding(
             finding.kind, relation.phrase, (*relation.advice, f"It {finding.phrase}.")
         )
     if len(outcomes) == 1:
-        return _sentences(f"{name} {finding.phrase}.", *finding.advice)
-    return _sentences(
+        return _sentences(f"{name} {finding.phrase}.", *finding.advice), found
+    explained = _sentences(
         f"{name} is wrong {_which_call(outcomes, index)}: it {finding.phrase}.", *finding.advice
     )
+    return explained, found
+
+
+def _relation_value(name: str, found: relations.Found, cases: int) -> str | None:
+    """The relation as a spec ``value:`` over the expected value, where one expression
+    holds in every case (a factor or an offset may differ from call to call)."""
+    if found.relation is Relation.SIGN:
+        return f"-{name}"
+    if cases > 1:
+        return None
+    if found.relation is Relation.FACTOR:
+        return f"{found.value:.10g} * {name}"
+    if found.relation is Relation.OFFSET:
+        return f"{name} + {found.value:.10g}"
+    return None
 
 
 def _first_failure(outcomes: Sequence[_Outcome]) -> tuple[int, _Finding]:
@@ -534,7 +597,7 @@ def _sentences(*parts: str) -> str:
 _RELATIONS = (Relation.SIGN, Relation.FACTOR, Relation.OFFSET, Relation.SHIFT, Relation.ESTIMATE)
 
 
-def _shared_relation(name: str, outcomes: Sequence[_Outcome], tol: Tolerance) -> _Finding | None:
+def _shared_relation(outcomes: Sequence[_Outcome], tol: Tolerance) -> relations.Found | None:
     """The first relation that holds in every failing case, described for the first of them.
 
     All failing cases must be real-valued mismatches (right shape, finite values); the
@@ -553,11 +616,29 @@ def _shared_relation(name: str, outcomes: Sequence[_Outcome], tol: Tolerance) ->
         ):
             return None
         pairs.append((actual, expected))
-    found = relations.first(pairs, tol, _RELATIONS)
-    return None if found is None else _relation_finding(name, found)
+    return relations.first(pairs, tol, _RELATIONS)
 
 
-def _relation_finding(name: str, found: relations.Found) -> _Finding:
+# What a numerical estimate is told, by what the values are (a check's ``quantity``).
+_ESTIMATES = {
+    "derivative": (
+        "This looks like a numerical estimate (for example np.gradient or a finite "
+        "difference) where the exact derivative is expected, or the other way round, or a "
+        "slightly different constant."
+    ),
+    "integral": (
+        "This looks like another rule for the integral (for example the trapezoid rule, or "
+        "rectangles taken at their other ends) where the exercise's rule is expected, or a "
+        "slightly different constant."
+    ),
+    None: (
+        "This looks like another numerical method for the same values (another rule, step "
+        "or grid), or a slightly different constant."
+    ),
+}
+
+
+def _relation_finding(name: str, found: relations.Found, quantity: str | None) -> _Finding:
     if found.relation is Relation.SIGN:
         return _Finding(
             "mismatch", "is the negative of the expected values everywhere", ("Check the sign.",)
@@ -593,11 +674,7 @@ def _relation_finding(name: str, found: relations.Found) -> _Finding:
         "mismatch",
         f"is close to the right curve but not exact (the largest error is "
         f"{_percent(found.value)} of the largest expected magnitude)",
-        (
-            "This looks like a numerical estimate (for example np.gradient or a finite "
-            "difference) where the exact derivative is expected, or the other way round, or a "
-            "slightly different constant.",
-        ),
+        (_ESTIMATES[quantity],),
     )
 
 
@@ -631,6 +708,30 @@ class Numeric(CheckKind):
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
     ) -> results.Comparison:
+        return self.compare_among(spec, check, answers, cases, {})
+
+    def compare_among(
+        self,
+        spec: Spec,
+        check: Check,
+        answers: Sequence[Any],
+        cases: Sequence[ReferenceCase],
+        others: Mapping[str, Sequence[Any]],
+    ) -> results.Comparison:
+        """A slip that would also change another answer the student got right is not
+        theirs (a rate slip can give the gain's values, but then the rate is wrong too)."""
+        right = {
+            other.name
+            for other in spec.checks
+            if other.name != check.name
+            and other.name in others
+            and _all_right(other, others[other.name], cases)
+        }
+
+        def slips() -> list[AutoMistake]:
+            found = diagnosis.program_mistakes(spec, check.name)
+            return [slip for slip in found if not slip.changes & right]
+
         given_axis = _given_location(spec)
         numeric_cases = [
             Case(
@@ -650,7 +751,26 @@ class Numeric(CheckKind):
             tolerance=Tolerance(rtol=check.rtol, atol=check.atol),
             allow_constant=check.allow_constant,
             mistake_feedback={m.id: m.feedback for m in check.mistakes},
+            automatic=slips,
+            quantity=check.quantity,
         )
+
+
+def _all_right(check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]) -> bool:
+    """Whether every answer to a numeric check matches its expected value (quickly: no
+    feedback is made)."""
+    if check.compare != Compare.NUMERIC:
+        return False
+    tolerance = Tolerance(rtol=check.rtol, atol=check.atol)
+    for answer, case in zip(answers, cases, strict=True):
+        try:
+            actual = np.asarray(answer, dtype=float)
+        except (TypeError, ValueError):
+            return False
+        expected = _as_numbers(case.expected[check.name])
+        if actual.shape != expected.shape or not tolerance.agrees(actual, expected):
+            return False
+    return True
 
 
 def _given_location(spec: Spec) -> Location | None:

@@ -334,7 +334,8 @@ def _row(exercise: ExerciseResult, check: CheckResult, exercise_feedback: str) -
         if check.hint and not passed:
             details.append(f"Hint: {check.hint}")
         if check.misconception:
-            details.append(f"Known mistake: {check.misconception}")
+            found = " (found automatically)" if check.automatic else ""
+            details.append(f"Known mistake: {check.misconception}{found}")
     return Row(
         exercise=exercise.id,
         check=check.name,

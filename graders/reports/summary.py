@@ -65,6 +65,7 @@ class _MistakeStats:
     id: str
     count: int
     share: str
+    automatic: bool = False  # named by automatic diagnosis, not listed in the spec
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,7 @@ class _Tally:
         self.statuses: dict[str, Counter[Status]] = {}  # per exercise graded
         self.passed_checks: dict[str, Counter[str]] = {}
         self.mistakes: Counter[tuple[str, str, str]] = Counter()  # (exercise, check, mistake)
+        self.automatic: set[str] = set()  # the mistake ids automatic diagnosis gave
         self.trouble: list[_Trouble] = []
 
     def add(self, record: StudentRecord, specs: list[Spec]) -> None:
@@ -172,6 +174,8 @@ class _Tally:
                     passed[check.name] += 1
                 if check.misconception:
                     self.mistakes[exercise.id, check.name, check.misconception] += 1
+                    if check.automatic:
+                        self.automatic.add(check.misconception)
 
     def graded(self, exercise: str) -> int:
         """The hand-ins in which this exercise was graded."""
@@ -200,7 +204,14 @@ def _mistake_stats(tally: _Tally) -> list[_MistakeStats]:
     exercise was graded."""
     ranked = sorted(tally.mistakes.items(), key=lambda item: (-item[1], item[0]))
     return [
-        _MistakeStats(exercise, check, mistake, count, _share(count, tally.graded(exercise)))
+        _MistakeStats(
+            exercise,
+            check,
+            mistake,
+            count,
+            _share(count, tally.graded(exercise)),
+            mistake in tally.automatic,
+        )
         for (exercise, check, mistake), count in ranked[:_MOST_FREQUENT_MISTAKES]
     ]
 

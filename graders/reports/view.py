@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from ..results import CheckResult, CheckStatus, ExerciseResult, Status, SubmissionResult
 from ..safe_text import clean
 
+# Next to a misconception's id when automatic diagnosis named it (an ``auto:`` id).
+AUTOMATIC = " (found automatically)"
+
 STATUS_WORDS = {
     Status.PASSED: "passed",
     Status.FAILED: "failed",
@@ -42,6 +45,12 @@ class CheckView:
     feedback: str
     hint: str
     misconception: str
+    automatic: bool = False
+
+    @property
+    def found_by(self) -> str:
+        """Marks a misconception nobody listed in the spec: automatic diagnosis named it."""
+        return AUTOMATIC if self.automatic else ""
 
     @property
     def details(self) -> list[str]:
@@ -49,7 +58,7 @@ class CheckView:
         parts = [
             self.feedback,
             self.hint and f"Hint: {self.hint}",
-            self.misconception and f"Known mistake: {self.misconception}",
+            self.misconception and f"Known mistake: {self.misconception}{self.found_by}",
         ]
         return [line for part in parts if part for line in part.splitlines()]
 
@@ -107,6 +116,7 @@ def _check_view(check: CheckResult) -> CheckView:
         feedback=clean(check.feedback) if shown else "",
         hint=clean(check.hint or "") if shown and not passed else "",
         misconception=clean(check.misconception or "") if shown else "",
+        automatic=check.automatic and shown,
     )
 
 
