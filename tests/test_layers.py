@@ -40,6 +40,7 @@ FRONT_ENDS = {
     "__init__",
     "cli",
     "validate",
+    "mistakes",
     "batch",
     "archives",
     "gradebook",
