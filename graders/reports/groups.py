@@ -33,10 +33,7 @@ SAMPLE_POINTS = 32
 SAMPLE_CURVES = 4
 # A group's fewer students than this are named in the summary; the count is always whole.
 LISTED_STUDENTS = 50
-_FILL_IN = (
-    "  # value: FILL IN a Python expression over the exercise's given values that gives "
-    "these wrong values, then remove the '# ' in front of value"
-)
+_FILL_IN = "  # value: FILL IN the expression that gives these values, then uncomment this line"
 _EDIT = "EDIT: say what went wrong, in the student's terms, and how to put it right."
 
 
