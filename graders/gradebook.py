@@ -217,6 +217,9 @@ class Gradebook:
         )
         marks = ", ".join("?" * len(values))
         with self._db:
+            # Explicit: without it (isolation_level=None) each statement would commit on its
+            # own, and a kill between the two would leave a row without its event.
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 f"INSERT OR REPLACE INTO students ({_STORED}) VALUES ({marks})", values
             )
