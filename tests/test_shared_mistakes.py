@@ -375,3 +375,11 @@ def test_mistakes_refuses_an_exercise_the_batch_did_not_grade(graded_class, caps
     code, out, err = _mistakes(capsys, str(graded_class), "--exercise", "chain_rule")
     assert (code, out) == (2, "")
     assert "graded no exercise chain_rule (it graded neuron_gain, psp_charge)" in err
+
+
+def test_a_continuum_of_slightly_different_answers_is_not_chained_into_one_group() -> None:
+    shared = SharedAnswers()
+    step = 2.0 ** (np.frexp((PSP / 0.1).max())[1] - 1) * RESOLUTION
+    for number in range(20):  # each 0.6 steps from the next: neighbours agree, ends do not
+        shared.add(_areas(f"s{number:02d}", PSP / 0.1 + 0.6 * step * number, f"p{number}"))
+    assert max(group.size for group in shared.groups()) <= 3

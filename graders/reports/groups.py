@@ -257,7 +257,9 @@ def _merged(groups: list[Group], limit: int | None) -> list[Group]:
             if other_sample.key - sample.key > window:
                 break
             one, two = root(group), root(other)
-            if one is not two and sample.agrees(other_sample):
+            # Compared as merged so far: a chain of answers each a step from the next
+            # (a continuum of slightly different values) does not become one group.
+            if one is not two and sample.agrees(other_sample) and _agree(one, two):
                 keep, gone = (one, two) if one.first < two.first else (two, one)
                 parent[id(gone)] = keep
     for group in sorted(groups, key=lambda g: g.first):
@@ -265,3 +267,7 @@ def _merged(groups: list[Group], limit: int | None) -> list[Group]:
         if top is not group:
             top._take(group, limit)
     return [group for group in groups if root(group) is group]
+
+
+def _agree(one: Group, two: Group) -> bool:
+    return one.sample is not None and two.sample is not None and one.sample.agrees(two.sample)
