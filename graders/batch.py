@@ -480,7 +480,8 @@ class Batch:
             else gradebook_csv.write_gradebook_csv
         )
         write_csv(records, self.specs, self.out / "gradebook.csv")
-        write_summary(records, self.specs, self.out, elapsed=elapsed)
+        # With the evidence curves: the summary draws the wrong answers a class shares.
+        write_summary(gradebook.records(evidence=True), self.specs, self.out, elapsed=elapsed)
         if source.layout == "canvas":
             canvas.write_feedback_zip(records, self.out / "canvas_feedback.zip")
         gradebook.finish_run()

@@ -131,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--time-limit", type=float, metavar="SECONDS", help="per-submission limit")
     batch.add_argument("--memory-limit", type=int, metavar="MB", help="per-submission memory")
 
+    mistakes = commands.add_parser(
+        "mistakes", help="the wrong answers several students of a finished batch share"
+    )
+    mistakes.add_argument("out", type=Path, help="the batch's output folder (its --out)")
+    mistakes.add_argument("--exercise", help="only this exercise's")
+    mistakes.add_argument("--json", action="store_true", help="print one JSON object")
+
     export = commands.add_parser("export", help="build an autograder for an LMS")
     export.add_argument("target", choices=["gradescope", "prairielearn", "otter"])
     export.add_argument("--out", type=Path, required=True, help="zip (gradescope) or folder")
@@ -238,6 +245,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _batch(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "mistakes":
+        from .mistakes import mistakes
+
+        return mistakes(args.out, args.exercise, as_json=args.json)
     if args.command == "check":
         if (args.submission is None) == (args.answer is None):
             raise CommandError("check needs either a SUBMISSION file or --answer TEXT (not both)")

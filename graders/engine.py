@@ -16,7 +16,8 @@ from . import sandbox
 from .assignments import graded_cells
 from .checks import compare_check
 from .checks.antiderivative import FREE_CONSTANTS
-from .checks.function import compare_outputs
+from .checks.fingerprint import fingerprint
+from .checks.function import compare_outputs, returned_value
 from .errors import MESSAGE_ERRORS, SetupError, UsageError
 from .formula import ExpressionError, names_in, parse
 from .limits import LimitOverrides, limits_for
@@ -253,7 +254,16 @@ def answered_exercises(specs: Sequence[Spec], outcome: sandbox.Outcome) -> list[
 def _grade_typed_answer(spec: Spec, answer: str, case: ReferenceCase) -> ExerciseResult:
     answers, note = typed_answers(spec, answer)
     comparisons = [
-        (check, compare_check(spec, check, answers.get(check.name), [case]))
+        (
+            check,
+            _fingerprinted(
+                spec,
+                check,
+                compare_check(spec, check, answers.get(check.name), [case]),
+                [answers.get(check.name)],
+                [case],
+            ),
+        )
         for check in spec.checks
     ]
     return _exercise(spec, comparisons, None, note)
@@ -479,13 +489,42 @@ def _comparisons(
         values = {check.name: snapshot.values.get(check.name) for check in spec.checks}
         others = {name: [value] for name, value in values.items()}  # one case
         return [
-            (check, compare_check(spec, check, values[check.name], cases, others))
+            (
+                check,
+                _fingerprinted(
+                    spec,
+                    check,
+                    compare_check(spec, check, values[check.name], cases, others),
+                    [values[check.name]],
+                    cases,
+                ),
+            )
             for check in spec.checks
         ]
     if spec.function.name not in snapshot.values:
         missing = Comparison(False, f"{spec.function.name} is not defined.", attempted=False)
         return [(check, missing) for check in spec.checks]
-    return [(check, compare_outputs(spec, check, snapshot.calls, cases)) for check in spec.checks]
+    comparisons = []
+    for check in spec.checks:
+        position = spec.function.return_names.index(check.name)
+        returned = [returned_value(spec, call, position) for call in snapshot.calls]
+        comparison = compare_outputs(spec, check, snapshot.calls, cases)
+        comparisons.append((check, _fingerprinted(spec, check, comparison, returned, cases)))
+    return comparisons
+
+
+def _fingerprinted(
+    spec: Spec,
+    check: Check,
+    comparison: Comparison,
+    answers: Sequence[Any],
+    cases: Sequence[ReferenceCase],
+) -> Comparison:
+    """The comparison, with the fingerprint of a wrong answer's values (for the class-wide
+    grouping of batch); a right, missing or hidden answer has none."""
+    if not comparison.passed and comparison.attempted and not check.hidden:
+        comparison.fingerprint = fingerprint(spec, check, answers, cases)
+    return comparison
 
 
 def score_check(check: Check, comparison: Comparison, crashed: bool) -> CheckResult:

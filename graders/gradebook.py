@@ -96,18 +96,19 @@ class GradebookError(Exception):
 class Gradebook:
     """The gradebook file, used from one thread (the coordinating one)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, create: bool = True) -> None:
+        """Open the gradebook at ``path``; without ``create``, only an existing one."""
         self._db = sqlite3.connect(path, isolation_level=None)  # transactions are explicit
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")  # a reported grade survives power loss
-            self._open_schema(path)
+            self._open_schema(path, create=create)
         except BaseException:
             self._db.close()
             raise
         self.run: int | None = None
 
-    def _open_schema(self, path: Path) -> None:
+    def _open_schema(self, path: Path, *, create: bool) -> None:
         """Create the tables in a new file; refuse a gradebook of another schema version."""
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
@@ -116,6 +117,8 @@ class Gradebook:
             if version == SCHEMA_VERSION:
                 return
             if version == 0 and tables == 0:
+                if not create:
+                    raise GradebookError(f"{path}: an empty file, not a batch's gradebook")
                 for statement in _SCHEMA.split(";")[:-1]:
                     self._db.execute(statement)
                 self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -214,6 +217,9 @@ class Gradebook:
         )
         marks = ", ".join("?" * len(values))
         with self._db:
+            # Explicit: without it (isolation_level=None) each statement would commit on its
+            # own, and a kill between the two would leave a row without its event.
+            self._db.execute("BEGIN IMMEDIATE")
             self._db.execute(
                 f"INSERT OR REPLACE INTO students ({_STORED}) VALUES ({marks})", values
             )

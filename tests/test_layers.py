@@ -41,6 +41,7 @@ FRONT_ENDS = {
     "__init__",
     "cli",
     "validate",
+    "mistakes",
     "batch",
     "archives",
     "gradebook",

@@ -54,6 +54,24 @@ def plots(check: CheckResult) -> list[Plot]:
     return plots
 
 
+def group_plot(check: CheckResult, size: int) -> Plot | None:
+    """The picture of a group of students who gave ``check`` the same wrong values: the
+    first one's values (first curve) against the expected ones; None without a curve."""
+    curve = next((curve for curve in check.evidence if curve.expected), None)
+    if check.hidden or curve is None or curve.actual is None:
+        return None
+    if curve.actual_points != curve.points:
+        finding = (
+            f"{curve.actual_points} values where {curve.points} are expected, drawn position "
+            "by position"
+        )
+    else:
+        finding = f"they differ from the expected ones at {curve.mismatches} of {curve.points}"
+    label = f" ({clean(curve.label)})" if curve.label else ""
+    caption = f"The values these {size} students share{label}: {finding}"
+    return Plot(_Figure.of(_Lines.of(curve), check.name), caption)
+
+
 def _chosen_curves(curves: list[Curve]) -> list[Curve]:
     """The first curve (a function's first call uses the tutorial's own inputs), then the
     failing ones, at most PLOTS_PER_CHECK; curves without points are not drawn."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -18,6 +18,8 @@ from ..records import StudentRecord
 from ..results import CheckStatus, Status
 from ..safe_text import clean
 from ..spec import Spec
+from .groups import Group, SharedAnswers
+from .plots import COLOURS, Plot, group_plot
 from .templating import environment
 from .totals import max_points, scores
 from .view import STATUS_WORDS, number
@@ -25,6 +27,9 @@ from .view import STATUS_WORDS, number
 # A status beyond the student's answers being wrong: listed in the summary for a closer look.
 _TROUBLE = (Status.ERROR, Status.TIMEOUT, Status.MEMORY_LIMIT)
 _MOST_FREQUENT_MISTAKES = 10
+# Groups of students sharing a wrong answer shown per check, the largest; `grade.py mistakes`
+# lists them all.
+_GROUPS_PER_CHECK = 10
 _MAX_BINS = 20
 _MARKDOWN_BAR_WIDTH = 30
 # The histogram's inline SVG, in pixels.
@@ -69,6 +74,34 @@ class _MistakeStats:
 
 
 @dataclass(frozen=True)
+class _Student:
+    name: str
+    href: str
+
+
+@dataclass(frozen=True)
+class _GroupStats:
+    exercise: str
+    check: str
+    size: int
+    diagnosis: str
+    students: list[_Student]
+    unnamed: int  # students of the group not listed by name
+    plot: Plot | None
+    suggestion: str | None
+
+
+@dataclass(frozen=True)
+class _SharedStats:
+    """One check's groups of students sharing a wrong answer, the largest first."""
+
+    exercise: str
+    check: str
+    groups: list[_GroupStats]
+    more: int  # groups of two or more not shown
+
+
+@dataclass(frozen=True)
 class _Trouble:
     student: str
     key: str
@@ -90,6 +123,7 @@ class _Summary:
     statuses: list[str]
     exercises: list[_ExerciseStats]
     mistakes: list[_MistakeStats]
+    shared: list[_SharedStats]
     trouble: list[_Trouble]
     elapsed: str
     per_submission: str
@@ -97,13 +131,15 @@ class _Summary:
 
 
 def write_summary(
-    records: Iterable[StudentRecord], specs: list[Spec], out: Path, *, elapsed: float
+    records: Sequence[StudentRecord], specs: list[Spec], out: Path, *, elapsed: float
 ) -> None:
     """Write ``out/summary.html`` and ``out/summary.md`` for the instructor.
 
     They give the number of students, the distribution of the totals of the graded
     hand-ins, each exercise's statuses and pass rate, each check's pass rate (hidden ones
-    included), the most frequent known mistakes, the students whose hand-in errored, timed
+    included), the most frequent known mistakes, the wrong answers several students share
+    (per check, with their diagnosis, a plot when ``records`` carry the evidence curves,
+    and a ``mistakes:`` entry to paste), the students whose hand-in errored, timed
     out, hit the memory limit or could not be graded (linked to ``<key>.html``, so the
     student files must be written to the same ``out``), how long the batch took
     (``elapsed`` seconds, in all and per submission) and the mean time spent grading one.
@@ -112,11 +148,11 @@ def write_summary(
     templates = environment()
     out.mkdir(parents=True, exist_ok=True)
     for name in ("summary.html", "summary.md"):
-        text = templates.get_template(name).render(summary=summary)
+        text = templates.get_template(name).render(summary=summary, colours=COLOURS)
         (out / name).write_text(text, encoding="utf-8")
 
 
-def _summary(records: Iterable[StudentRecord], specs: list[Spec], elapsed: float) -> _Summary:
+def _summary(records: Sequence[StudentRecord], specs: list[Spec], elapsed: float) -> _Summary:
     tally = _Tally()
     for record in records:
         tally.add(record, specs)
@@ -136,6 +172,7 @@ def _summary(records: Iterable[StudentRecord], specs: list[Spec], elapsed: float
         statuses=[STATUS_WORDS[status] for status in Status],
         exercises=[_exercise_stats(spec, tally) for spec in specs],
         mistakes=_mistake_stats(tally),
+        shared=_shared_stats(tally.shared.groups(), specs, records),
         trouble=sorted(tally.trouble, key=lambda item: (item.student.casefold(), item.key)),
         elapsed=_duration(elapsed),
         per_submission=_duration(elapsed / students) if students else "—",
@@ -156,9 +193,11 @@ class _Tally:
         self.mistakes: Counter[tuple[str, str, str]] = Counter()  # (exercise, check, mistake)
         self.automatic: set[str] = set()  # the mistake ids automatic diagnosis gave
         self.trouble: list[_Trouble] = []
+        self.shared = SharedAnswers()
 
     def add(self, record: StudentRecord, specs: list[Spec]) -> None:
         self.students += 1
+        self.shared.add(record)
         self.grading_seconds += record.duration
         trouble = _trouble(record)
         if trouble is not None:
@@ -214,6 +253,49 @@ def _mistake_stats(tally: _Tally) -> list[_MistakeStats]:
         )
         for (exercise, check, mistake), count in ranked[:_MOST_FREQUENT_MISTAKES]
     ]
+
+
+def _shared_stats(
+    groups: list[Group], specs: list[Spec], records: Sequence[StudentRecord]
+) -> list[_SharedStats]:
+    """Per check, in the specs' order, its largest groups (each drawn from the evidence of
+    its first student, read again: the tally keeps no curve)."""
+    by_check: dict[tuple[str, str], list[Group]] = {}
+    for group in groups:
+        by_check.setdefault((group.exercise, group.check), []).append(group)
+    shared = []
+    for spec in specs:
+        for check in spec.checks:
+            found = by_check.get((spec.id, check.name), [])
+            if found:
+                shown = [_group_stats(group, records) for group in found[:_GROUPS_PER_CHECK]]
+                more = len(found) - len(shown)
+                shared.append(_SharedStats(spec.id, check.name, shown, more))
+    return shared
+
+
+def _group_stats(group: Group, records: Sequence[StudentRecord]) -> _GroupStats:
+    first = records[group.first].result
+    checks = [
+        check
+        for exercise in (first.exercises if first else [])
+        if exercise.id == group.exercise
+        for check in exercise.checks
+        if check.name == group.check
+    ]
+    return _GroupStats(
+        exercise=group.exercise,
+        check=group.check,
+        size=group.size,
+        diagnosis=group.diagnosis,
+        students=[
+            _Student(_one_line(member.student), quote(member.key) + ".html")
+            for member in group.members
+        ],
+        unnamed=group.size - len(group.members),
+        plot=group_plot(checks[0], group.size) if checks else None,
+        suggestion=group.suggestion,
+    )
 
 
 def _trouble(record: StudentRecord) -> _Trouble | None:
