@@ -335,12 +335,18 @@ def same_value(one: object, two: object) -> bool:
 
 
 def difference(
-    kernel: sandbox.Outcome, replayed: sandbox.Outcome, exercise: str, cell: str
+    kernel: sandbox.Outcome,
+    seen: Collection[int],
+    replayed: sandbox.Outcome,
+    exercise: str,
+    cell: str,
 ) -> str | None:
-    """What makes the replay of one exercise differ from the kernel: the first cell that
-    ended otherwise, or the first answer with another value after the graded cell."""
-    ran = {report.index: report for report in kernel.cells}
-    for report in replayed.cells:
+    """What makes the replay of one exercise differ from the kernel: the graded cell or
+    else the first cell ``seen`` by the recorder that ended otherwise, or the first answer
+    with another value after the graded cell."""
+    ran = {report.index: report for report in kernel.cells if report.index in seen}
+    graded = [r for r in replayed.cells if f"In [{r.index}]" == cell]
+    for report in graded + replayed.cells:
         here = ran.get(report.index)
         if here is not None and (here.status, here.exception) != (report.status, report.exception):
             if report.status == "ok":

@@ -229,7 +229,7 @@ class _Kernel:
                     first = feedback.result
                     replayed, outcome = self._second_opinion(submission, specs)
                     assert instant.outcome is not None
-                    divergence = _divergence(first, instant.outcome, replayed, outcome)
+                    divergence = _divergence(first, instant, replayed, outcome)
                     feedback._replayed(replayed, divergence)
                     done.set_result(feedback.result)
                 except BaseException as exc:  # the instant answer stands
@@ -250,7 +250,7 @@ class _Kernel:
 
 def _divergence(
     instant: SubmissionResult,
-    kernel: sandbox.Outcome,
+    kernel: KernelRun,
     replayed: SubmissionResult,
     outcome: sandbox.Outcome,
 ) -> str | None:
@@ -259,7 +259,8 @@ def _divergence(
         if _verdict(mine) == _verdict(theirs):
             continue
         cell = theirs.graded_cell or "its cell"
-        cause = difference(kernel, outcome, theirs.id, cell) or (
+        assert kernel.outcome is not None
+        cause = difference(kernel.outcome, kernel.recorder.cells, outcome, theirs.id, cell) or (
             "the cells you ran leave other values when replayed than your kernel holds"
         )
         return (
