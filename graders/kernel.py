@@ -177,6 +177,23 @@ def _line(source: str, line: int | None) -> str | None:
     return lines[line - 1].strip()[:_TEXT_CAP]
 
 
+def unconditional_raise(source: str) -> Ran:
+    """A cell run before the recorder: what it certainly did, from its text alone. The
+    handed-out ``raise NotImplementedError("...")`` at the top level always raises."""
+    tree = parse(source)
+    for statement in tree.body if tree is not None else ():
+        exc = statement.exc if isinstance(statement, ast.Raise) else None
+        if isinstance(exc, ast.Call) and isinstance(exc.func, ast.Name):
+            text = exc.args[0] if len(exc.args) == 1 and not exc.keywords else None
+            if exc.func.id == "NotImplementedError" and (
+                not exc.args or (isinstance(text, ast.Constant) and type(text.value) is str)
+            ):
+                message = text.value if isinstance(text, ast.Constant) else ""
+                line = statement.lineno
+                return Ran("error", "NotImplementedError", message, line, _line(source, line))
+    return Ran("ok")
+
+
 # --- a sandbox run, from the kernel ------------------------------------------------------
 
 
@@ -200,7 +217,7 @@ class KernelRun:
         began = time.monotonic()
         reports = {}
         for cell in job.cells:
-            ran = self.recorder.cells.get(cell.index, Ran("ok"))
+            ran = self.recorder.cells.get(cell.index) or unconditional_raise(cell.source)
             reports[cell.index] = sandbox.CellReport(
                 cell.index,
                 ran.status,
