@@ -322,7 +322,9 @@ def _used(source: str) -> set[str]:
     tree = parse(source)
     if tree is None:
         return set()
-    loaded = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+    loaded = {
+        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
+    }
     return loaded - _BUILTINS
 
 
