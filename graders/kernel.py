@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from . import sandbox
 from .sandbox import assigned_names, parse
 from .sandbox_child import Encoder, decode_argument, deepest_student_frame, opaque
+from .submission import neutralise_magics
 from .values import PLACEHOLDER, Opaque, SymbolicText
 
 if TYPE_CHECKING:
@@ -69,11 +70,16 @@ class _KernelEncoder(Encoder):
         return super().symbolic(value, tp)
 
 
+# The built-in descriptors, so that a metaclass cannot answer for a class.
+_module_of = type.__dict__["__module__"].__get__
+_qualname_of = type.__dict__["__qualname__"].__get__
+
+
 def _is_sympys(tp: type) -> bool:
     """Whether the class is one sympy itself defines, found where its module says."""
-    module = sys.modules.get(type.__dict__["__module__"].__get__(tp))
+    module = sys.modules.get(_module_of(tp))
     found: object = module
-    for part in type.__dict__["__qualname__"].__get__(tp).split("."):
+    for part in _qualname_of(tp).split("."):
         found = getattr(found, part, None) if isinstance(found, types.ModuleType | type) else None
     return found is tp
 
@@ -134,8 +140,6 @@ class Recorder:
             return
         number = result.execution_count
         source = result.info.raw_cell or ""
-        from .submission import neutralise_magics
-
         bound = set(assigned_names(neutralise_magics(source)))
         names = {name for group in self.groups if bound & set(group) for name in group}
         values = plain_values(self.shell.user_ns, names) if names else None
@@ -158,14 +162,14 @@ class Recorder:
         transformed = self.shell.transform_cell(source)
         filename = self.shell.compile.get_code_name(source, transformed, result.execution_count)
         _, line = deepest_student_frame(exc, {filename})
-        name = type.__dict__["__qualname__"].__get__(type(exc))
+        name = _qualname_of(type(exc))
         return Ran("error", name, _message(exc), line, _line(source, line))
 
 
 def _message(exc: BaseException) -> str:
     """The exception's text, read only where no student code can produce it."""
     exact = all(type(arg) in (str, int, float) for arg in exc.args)
-    if type(exc).__module__ != "builtins" or not exact:
+    if _module_of(type(exc)) != "builtins" or not exact:
         return "(the message could not be read)"
     return str(exc)[:_TEXT_CAP]
 
