@@ -17,7 +17,7 @@ from .assignments import graded_cells
 from .checks import compare_check
 from .checks.antiderivative import FREE_CONSTANTS
 from .checks.function import compare_outputs
-from .errors import MESSAGE_ERRORS, SetupError, UsageError
+from .errors import SetupError, UsageError
 from .formula import ExpressionError, names_in, parse
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, given_values, reference_cases
@@ -38,10 +38,6 @@ WEAKER_ISOLATION = (
     "bubblewrap is not available here: the submission ran as a plain child process with "
     "time and memory limits, but without file-system and network isolation."
 )
-
-
-# The name notebook.py knows the tuple by (graders.errors.MESSAGE_ERRORS).
-GRADING_ERRORS = MESSAGE_ERRORS
 
 
 def build_job(
