@@ -13,14 +13,18 @@ Nothing here runs student code: no cell is re-executed in the kernel.
 
 A function exercise needs calls of the student's function, which must not run in the
 grading code: those calls run in a warm sandbox (``sandbox.Pool(1)``, started in the
-background when the recorder is installed), given the cell that defined the function and
-the earlier cells that bind the names it uses.
+background when the recorder is installed). It is given only the statements the calls
+need (``dependencies``: the def, and what last binds the globals it reads, found with
+Python's own scoping), not the whole cells: a tutorial's cell also runs its simulation and
+plots, which cost a second in the sandbox. Should the slice miss a name, the calls are
+made again after the whole cells, as the replay makes them.
 """
 
 from __future__ import annotations
 
 import ast
 import builtins
+import symtable
 import sys
 import threading
 import time
@@ -35,6 +39,7 @@ from .sandbox.child import Encoder, deepest_student_frame, opaque
 from .sandbox.protocol import decode_value
 from .source_analysis import assigned_names, parse
 from .submission import neutralise_magics
+from .values import CallFailure
 
 if TYPE_CHECKING:
     from IPython.core.interactiveshell import ExecutionResult, InteractiveShell
@@ -271,18 +276,28 @@ class FunctionCalls:
     def call(
         self, job: sandbox.Job, extraction: sandbox.Extraction, limits: sandbox.RunLimits
     ) -> list[object] | sandbox.CellReport:
-        """The extraction's calls, made in a sandbox after the cells the function needs;
-        the defining cell's report instead, if it did not finish there."""
+        """The extraction's calls, made in a sandbox after the statements the function
+        needs; the defining cell's report instead, if it did not finish there.
+
+        Should the slice miss a name (a global changed in place, say), the calls are made
+        again after every cell up to the defining one, as the replay makes them."""
         assert extraction.after is not None
-        needed = dependencies(job.cells, extraction.after, provided(job))
-        one = sandbox.Job(
-            cells=needed,
-            prelude=job.prelude,
-            lazy_modules=job.lazy_modules,
-            extractions=[extraction],
-        )
-        outcome = self._pool.result().start(limits).submit(one)
-        snapshot = outcome.snapshots.get(extraction.exercise)
+        function = extraction.calls[0].function
+        position = next(p for p, cell in enumerate(job.cells) if cell.index == extraction.after)
+        for cells in (
+            dependencies(job.cells[: position + 1], function, provided(job)),
+            job.cells[: position + 1],
+        ):
+            one = sandbox.Job(
+                cells=cells,
+                prelude=job.prelude,
+                lazy_modules=job.lazy_modules,
+                extractions=[extraction],
+            )
+            outcome = self._pool.result().start(limits).submit(one)
+            snapshot = outcome.snapshots.get(extraction.exercise)
+            if snapshot is not None and not any(map(_missed_a_name, snapshot.calls)):
+                return snapshot.calls
         if snapshot is not None:
             return snapshot.calls
         return next(cell for cell in outcome.cells if cell.index == extraction.after)
@@ -297,27 +312,91 @@ def provided(job: sandbox.Job) -> set[str]:
     return {"np", *job.lazy_modules, *assigned_names(job.prelude)}
 
 
-def dependencies(cells: Sequence[sandbox.Cell], index: int, given: set[str]) -> list[sandbox.Cell]:
-    """The cell ``index`` and the earlier cells that last bind a name it (or they) use."""
-    position = next(p for p, cell in enumerate(cells) if cell.index == index)
-    needed = _used(cells[position].source) - given
-    chosen = [cells[position]]
-    for cell in reversed(cells[:position]):
-        bound = set(assigned_names(cell.source))
+def _missed_a_name(call: object) -> bool:
+    return isinstance(call, CallFailure) and call.exception == "NameError"
+
+
+def dependencies(
+    cells: Sequence[sandbox.Cell], function: str, given: set[str]
+) -> list[sandbox.Cell]:
+    """The statements of ``cells`` (the last one defines ``function``) that its calls,
+    made after them, need: those that last bind a name it reads and, in turn, the names
+    they read. Each cell keeps only those (other lines blank: line numbers stay the
+    student's); the last cell is kept even if empty, its snapshot follows it.
+
+    A function reads its globals when called, after the last cell: those names are looked
+    for from its end too (and, as a function may also be called earlier, from the def)."""
+    statements = [
+        (cell, statement) for cell in cells for statement in getattr(parse(cell.source), "body", [])
+    ]
+    at_call = {function}
+    while True:
+        kept = _last_binders(statements, at_call, given)
+        read_by_functions = {name for _, st in kept for name in _reads(st)[1]} - given
+        if read_by_functions <= at_call:
+            break
+        at_call |= read_by_functions
+    lines: dict[int, set[int]] = {}
+    for cell, statement in kept:
+        first = min([statement.lineno] + [d.lineno for d in _decorators(statement)])
+        lines.setdefault(cell.index, set()).update(
+            range(first, (statement.end_lineno or first) + 1)
+        )
+    lines.setdefault(cells[-1].index, set())
+    return [
+        replace(
+            cell,
+            source="\n".join(
+                text if number in lines[cell.index] else ""
+                for number, text in enumerate(cell.source.split("\n"), 1)
+            ),
+        )
+        for cell in cells
+        if cell.index in lines
+    ]
+
+
+def _last_binders(
+    statements: list[tuple[sandbox.Cell, ast.stmt]], needed: set[str], given: set[str]
+) -> list[tuple[sandbox.Cell, ast.stmt]]:
+    needed = set(needed)
+    kept = []
+    for cell, statement in reversed(statements):
+        if not needed:
+            break
+        bound = set(assigned_names(ast.unparse(statement)))
         if bound & needed:
-            chosen.append(cell)
-            needed = (needed - bound) | (_used(cell.source) - given)
-    return list(reversed(chosen))
+            kept.append((cell, statement))
+            when_run, when_called = _reads(statement)
+            needed = (needed - bound) | ((when_run | when_called) - given)
+    return list(reversed(kept))
 
 
-def _used(source: str) -> set[str]:
-    tree = parse(source)
-    if tree is None:
-        return set()
-    loaded = {
-        n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)
-    }
-    return loaded - _BUILTINS
+def _decorators(statement: ast.stmt) -> list[ast.expr]:
+    if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+        return statement.decorator_list
+    return []
+
+
+def _reads(statement: ast.stmt) -> tuple[set[str], set[str]]:
+    """The global names a statement reads as it runs, and those its functions (and
+    comprehensions, class bodies) read: Python's own scoping (``symtable``)."""
+    try:
+        table = symtable.symtable(ast.unparse(statement), "<cell>", "exec")
+    except SyntaxError:  # `return` or `yield` outside a function: it raised in the kernel too
+        return set(), set()
+    when_run = {symbol.get_name() for symbol in table.get_symbols() if symbol.is_referenced()}
+    when_called: set[str] = set()
+    nested = list(table.get_children())
+    while nested:
+        scope = nested.pop()
+        nested += scope.get_children()
+        when_called |= {
+            symbol.get_name()
+            for symbol in scope.get_symbols()
+            if symbol.is_referenced() and symbol.is_global()
+        }
+    return when_run - _BUILTINS, when_called - _BUILTINS
 
 
 # --- when the replay disagrees -----------------------------------------------------------

@@ -63,15 +63,21 @@ def test_a_handed_out_raise_is_known_from_the_text():
     assert unconditional_raise("if x:\n    raise NotImplementedError('x')").status == "ok"
 
 
-def test_a_function_needs_the_cells_that_last_bind_the_names_it_uses():
+def test_a_function_needs_the_statements_that_last_bind_the_names_it_reads():
     sources = [
         "import scipy\nslope = 2",
         "slope = 3\nunused = 1",
         "def helper(x):\n    return x * slope",
-        "offset = helper(1)",
-        "def f(I):\n    return np.exp(I) * slope + offset",
-        "slope = 4",
+        "offset = helper(1)\nplt.plot(offset)",
+        # Called after the cell: the slope it reads is the one set below the def.
+        "def f(I):\n    return np.exp(I) * slope + offset\n\nslope = 4\nplot(f(I))",
     ]
     cells = [sandbox.Cell(n, source, f"In [{n}]") for n, source in enumerate(sources, 1)]
-    needed = dependencies(cells, 5, {"np"})
-    assert [cell.index for cell in needed] == [2, 3, 4, 5]  # not In [1]: slope is rebound
+    needed = dependencies(cells, "f", {"np", "plt"})
+    # Not In [1]: slope is bound again before anything reads it. Lines keep their numbers.
+    assert {cell.index: cell.source for cell in needed} == {
+        2: "slope = 3\n",
+        3: sources[2],
+        4: "offset = helper(1)\n",
+        5: "def f(I):\n    return np.exp(I) * slope + offset\n\nslope = 4\n",
+    }
