@@ -62,7 +62,7 @@ def build_job(
     extractions = [
         sandbox.Extraction(
             exercise=_snapshot_key(spec, index),
-            names=spec.answer_names + spec.from_submission,
+            names=spec.snapshot_names,
             calls=[
                 sandbox.Call(function=spec.function.name, kwargs=case.kwargs)
                 for case in cases[spec.id]

@@ -159,7 +159,7 @@ def check(
         if kernel is None:
             result = engine.grade(replay.submission, specs, answered_only=answered_only)
         else:
-            kernel.recorder.add_answers([spec.answer_names for spec in specs])
+            kernel.recorder.add_answers([spec.snapshot_names for spec in specs])
             instant = kernel.run(replay.submission, specs)
             result = engine.grade(kernel.instant(replay.submission), specs, run=instant)
     except MESSAGE_ERRORS as exc:
@@ -192,7 +192,7 @@ class _Kernel:
 
     def __init__(self, shell: InteractiveShell) -> None:
         self.shell = shell
-        self.recorder = Recorder(shell, [spec.answer_names for spec in load_all(DEFAULT_COURSE)])
+        self.recorder = Recorder(shell, [spec.snapshot_names for spec in load_all(DEFAULT_COURSE)])
         shell.events.register("post_run_cell", self.recorder.after_cell)
         self.functions = FunctionCalls()
         self._replays = threading.Lock()  # one at a time: the machine's cores are the student's
