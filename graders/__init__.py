@@ -6,14 +6,14 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    """``from graders import check`` for notebooks, loaded on first use.
+    """``from graders import check, check_all`` for notebooks, loaded on first use.
 
     The self-check pulls in the engine (numpy, sympy); the command line imports
     ``graders.*`` modules on every run and must not pay for it.
     """
-    if name == "check":
-        from .notebook import check
+    if name in ("check", "check_all"):
+        from . import notebook
 
-        globals()[name] = check
-        return check
+        globals()[name] = getattr(notebook, name)
+        return globals()[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,7 @@ from .checks import compare_check
 from .checks.antiderivative import FREE_CONSTANTS
 from .checks.fingerprint import fingerprint
 from .checks.function import compare_outputs, returned_value
-from .errors import MESSAGE_ERRORS, SetupError, UsageError
+from .errors import SetupError, UsageError
 from .formula import ExpressionError, names_in, parse
 from .limits import LimitOverrides, limits_for
 from .reference import ReferenceCase, given_values, reference_cases
@@ -39,10 +39,6 @@ WEAKER_ISOLATION = (
     "bubblewrap is not available here: the submission ran as a plain child process with "
     "time and memory limits, but without file-system and network isolation."
 )
-
-
-# The name notebook.py knows the tuple by (graders.errors.MESSAGE_ERRORS).
-GRADING_ERRORS = MESSAGE_ERRORS
 
 
 def build_job(
@@ -67,7 +63,7 @@ def build_job(
     extractions = [
         sandbox.Extraction(
             exercise=_snapshot_key(spec, index),
-            names=spec.answer_names + spec.from_submission,
+            names=spec.snapshot_names,
             calls=[
                 sandbox.Call(function=spec.function.name, kwargs=case.kwargs)
                 for case in cases[spec.id]

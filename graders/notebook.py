@@ -1,11 +1,13 @@
 """Self-check from inside Jupyter, Colab or IPython: ``check("product_rule_alpha")``.
 
-The answers live in the student's kernel, but reading them from there would run student
-code in the grading process (a rigged ``__eq__``, a patched numpy). So ``check`` rebuilds
-the code that produced them instead: the cells the kernel executed, in execution order,
-from IPython's input history. They are graded as a handed-in notebook is, in the sandbox
-and through the same comparators, so the feedback is the command line's word for word.
-Outside IPython, the caller's own ``.py`` file is graded.
+Two answers, one after the other. The instant one grades the answers the kernel holds
+(``graders.kernel``: read as plain data, as they leave the sandbox, after each cell that
+bound them), so a check takes milliseconds. The graded one rebuilds the code that produced
+them: the cells the kernel executed, in execution order, from IPython's input history,
+replayed in the sandbox in a background thread as a handed-in notebook is graded. When the
+two differ, the report shown is replaced by the replayed one, with a line saying what made
+the difference. Both go through the engine, so the feedback is the command line's word for
+word. Outside IPython, the caller's own ``.py`` file is graded.
 
 Nothing here executes student code; sources are only parsed (``ast``) to leave out what
 must not be replayed: ``check`` calls and imports of this package (the sandbox cannot see
@@ -17,15 +19,20 @@ from __future__ import annotations
 import ast
 import re
 import sys
+import threading
 from collections.abc import Collection, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from . import engine, reports
+from . import engine, reports, sandbox
 from .assignments import exercises_for
-from .results import SubmissionResult
+from .errors import MESSAGE_ERRORS
+from .kernel import FunctionCalls, KernelRun, Recorder, difference
+from .limits import LimitOverrides, limits_for
+from .results import ExerciseResult, SubmissionResult
 from .source_analysis import assigned_names, parse
 from .spec import DEFAULT_COURSE, Spec, find, load_all, of_assignment
 from .submission import CodeCell, Submission, from_answer, load, neutralise_magics
@@ -66,11 +73,16 @@ class CheckError(Exception):
 class Feedback:
     """A graded self-check: the report as HTML in a notebook, as text in a terminal.
 
-    ``result`` is the SubmissionResult (score, statuses, per-check feedback).
+    ``result`` is the SubmissionResult (score, statuses, per-check feedback): the instant
+    answer at first, the replayed one if the replay found a difference (then ``divergence``
+    is the line that says what made it).
     """
 
     def __init__(self, result: SubmissionResult) -> None:
         self.result = result
+        self.divergence: str | None = None
+        self._replay: Future[SubmissionResult] | None = None
+        self._handle: Any = None  # IPython's DisplayHandle of the report shown
         self._shown_in: int | None = None  # the execution count of the cell that showed it
 
     def _repr_html_(self) -> str:
@@ -78,6 +90,9 @@ class Feedback:
 
     def __repr__(self) -> str:
         return reports.to_text(self.result, color=False)
+
+    def _bundle(self) -> dict[str, str]:
+        return {"text/html": self._repr_html_(), "text/plain": repr(self)}
 
     def show(self) -> None:
         """Show the report now: rich output in IPython, printed text elsewhere."""
@@ -87,7 +102,7 @@ class Feedback:
             return
         from IPython.display import display
 
-        display({"text/html": self._repr_html_(), "text/plain": repr(self)}, raw=True)
+        self._handle = display(self._bundle(), raw=True, display_id=True)
         self._shown_in = shell.execution_count
 
     def _ipython_display_(self) -> None:
@@ -95,6 +110,23 @@ class Feedback:
         shell = _shell()
         if shell is None or self._shown_in != shell.execution_count:
             self.show()
+
+    def wait(self, timeout: float | None = None) -> SubmissionResult:
+        """The graded result: the replay's, once it has finished (the instant one if none)."""
+        if self._replay is not None:
+            self._replay.result(timeout)
+        return self.result
+
+    def _replayed(self, replayed: SubmissionResult, divergence: str | None) -> None:
+        """The replay's word: where it differs, it replaces the report shown."""
+        if divergence is None:
+            return
+        replayed.notices.insert(0, divergence)
+        self.result, self.divergence = replayed, divergence
+        if self._handle is not None:
+            self._handle.update(self._bundle(), raw=True)
+        else:
+            print(f"\n{divergence}", flush=True)
 
 
 def check(
@@ -107,13 +139,14 @@ def check(
 ) -> Feedback:
     """Grade one exercise now, show the report, and return it.
 
-    With no ``answer`` or ``source_file``, the cells this kernel has executed are graded
-    (in Jupyter, Colab or IPython; in plain Python, the calling ``.py`` file). ``answer``
-    is a typed formula for an expression exercise (``check("chain_rule", "4a^3
-    e^(a^4+1)")``); ``source_file`` grades a ``.py``, ``.ipynb`` or ``.txt`` file instead.
-    Without ``exercise``, every exercise of the notebook's assignment is graded, as
-    ``grade.py grade`` grades a notebook: ``assignment`` names it instead of recognising
-    it from the exercise cells.
+    With no ``answer`` or ``source_file``, the answers this kernel holds are graded at
+    once, and the cells it has executed are replayed in the background (in Jupyter, Colab
+    or IPython; in plain Python, the calling ``.py`` file is graded). ``answer`` is a typed
+    formula for an expression exercise (``check("chain_rule", "4a^3 e^(a^4+1)")``);
+    ``source_file`` grades a ``.py``, ``.ipynb`` or ``.txt`` file instead. Without
+    ``exercise``, every exercise of the notebook's assignment is graded, as ``grade.py
+    grade`` grades a notebook: ``assignment`` names it instead of recognising it from the
+    exercise cells.
     """
     caller = sys._getframe(1)
     try:
@@ -122,8 +155,14 @@ def check(
         if exercise is None:
             specs = exercises_for(replay.submission, specs, assignment)
         answered_only = exercise is None and replay.submission.kind == "code"
-        result = engine.grade(replay.submission, specs, answered_only=answered_only)
-    except engine.GRADING_ERRORS as exc:
+        kernel = _kernel() if replay.from_history else None
+        if kernel is None:
+            result = engine.grade(replay.submission, specs, answered_only=answered_only)
+        else:
+            kernel.recorder.add_answers([spec.snapshot_names for spec in specs])
+            instant = kernel.run(replay.submission, specs)
+            result = engine.grade(kernel.instant(replay.submission), specs, run=instant)
+    except MESSAGE_ERRORS as exc:
         raise CheckError(str(exc)) from None
     finally:
         del caller  # a frame kept alive keeps the whole cell's namespace alive
@@ -135,7 +174,132 @@ def check(
         )
     feedback = Feedback(result)
     feedback.show()
+    if kernel is not None:
+        feedback._replay = kernel.replay(feedback, replay.submission, specs, instant)
     return feedback
+
+
+def check_all(*, assignment: str | None = None, course: str | Path = DEFAULT_COURSE) -> Feedback:
+    """Every exercise of the notebook's assignment at once: ``check()`` without an exercise."""
+    return check(assignment=assignment, course=course)
+
+
+# --- the kernel's own answers, and their replay ------------------------------------------
+
+
+class _Kernel:
+    """What the self-check keeps in a kernel: the recorder and the warm sandbox."""
+
+    def __init__(self, shell: InteractiveShell) -> None:
+        self.shell = shell
+        self.recorder = Recorder(shell, [spec.snapshot_names for spec in load_all(DEFAULT_COURSE)])
+        shell.events.register("post_run_cell", self.recorder.after_cell)
+        self.functions = FunctionCalls()
+        self._replays = threading.Lock()  # one at a time: the machine's cores are the student's
+
+    def instant(self, submission: Submission) -> Submission:
+        """The history without the answering cells the recorder did not see and a later
+        cell answers again: the kernel no longer holds what they left."""
+        recorded = self.recorder.cells
+        later: set[str] = set()
+        kept = []
+        for cell in reversed(submission.cells):
+            bound = set(assigned_names(cell.source))
+            if (
+                cell.index in recorded
+                or not bound
+                or not bound <= later
+                or cell is submission.cells[-1]
+            ):
+                kept.append(cell)
+            later |= bound
+        return Submission(None, submission.name, "notebook", tuple(reversed(kept)), None)
+
+    def run(self, submission: Submission, specs: Sequence[Spec]) -> KernelRun:
+        limits = limits_for(specs, submission, LimitOverrides())
+        return KernelRun(self.recorder, self.shell.user_ns, self.functions, limits)
+
+    def replay(
+        self, feedback: Feedback, submission: Submission, specs: list[Spec], instant: KernelRun
+    ) -> Future[SubmissionResult]:
+        done: Future[SubmissionResult] = Future()
+
+        def work() -> None:
+            with self._replays:
+                try:
+                    first = feedback.result
+                    replayed, outcome = self._second_opinion(submission, specs)
+                    assert instant.outcome is not None
+                    divergence = _divergence(first, instant, replayed, outcome)
+                    feedback._replayed(replayed, divergence)
+                    done.set_result(feedback.result)
+                except BaseException as exc:  # the instant answer stands
+                    done.set_exception(exc)
+
+        threading.Thread(target=work, name="graders-replay", daemon=True).start()
+        return done
+
+    def _second_opinion(
+        self, submission: Submission, specs: list[Spec]
+    ) -> tuple[SubmissionResult, sandbox.Outcome]:
+        limits = limits_for(specs, submission, LimitOverrides())
+        run = _Kept(sandbox.start(limits))
+        replayed = engine.grade(submission, specs, run=run)
+        assert run.outcome is not None
+        return replayed, run.outcome
+
+
+def _divergence(
+    instant: SubmissionResult,
+    kernel: KernelRun,
+    replayed: SubmissionResult,
+    outcome: sandbox.Outcome,
+) -> str | None:
+    """One line on the first exercise the replay grades otherwise, or None if none."""
+    for mine, theirs in zip(instant.exercises, replayed.exercises, strict=True):
+        if _verdict(mine) == _verdict(theirs):
+            continue
+        cell = theirs.graded_cell or "its cell"
+        assert kernel.outcome is not None
+        cause = difference(kernel.outcome, kernel.recorder.cells, outcome, theirs.id, cell) or (
+            "the cells you ran leave other values when replayed than your kernel holds"
+        )
+        return (
+            f"{theirs.id} grades otherwise when your cells are replayed: {cause}. The replayed "
+            f"result, shown here ({theirs.score:g}/{theirs.max_score:g}, "
+            f"{theirs.status.value.replace('_', ' ')}), is the one that counts."
+        )
+    return None
+
+
+def _verdict(exercise: ExerciseResult) -> tuple[object, ...]:
+    checks = tuple((c.name, c.status, c.score) for c in exercise.checks)
+    return exercise.status, exercise.score, checks
+
+
+class _Kept:
+    """A sandbox run that keeps its outcome, to say where the replay differs."""
+
+    def __init__(self, run: sandbox.Run) -> None:
+        self.run = run
+        self.outcome: sandbox.Outcome | None = None
+
+    def submit(self, job: sandbox.Job) -> sandbox.Outcome:
+        self.outcome = self.run.submit(job)
+        return self.outcome
+
+
+_state: dict[int, _Kernel] = {}
+
+
+def _kernel() -> _Kernel | None:
+    """The self-check's state in this IPython shell, made on first use."""
+    shell = _shell()
+    if shell is None:
+        return None
+    if id(shell) not in _state:
+        _state[id(shell)] = _Kernel(shell)
+    return _state[id(shell)]
 
 
 def _specs(exercise: str | None, assignment: str | None, course: Path) -> list[Spec]:
@@ -154,6 +318,7 @@ class _Replay:
 
     submission: Submission
     dropped: int = 0
+    from_history: bool = False  # the kernel's history: its answers can be read at once
 
 
 def _replay(
@@ -177,7 +342,8 @@ def _replay(
         current_line = caller.f_lineno if _runs_cell(caller, shell.user_ns) else None
         names = [name for spec in specs for name in spec.answer_names]
         cells, dropped = history_cells(shell.history_manager.input_hist_raw, names, current_line)
-        return _Replay(Submission(None, SUBMISSION_NAME, "notebook", cells, None), dropped)
+        submission = Submission(None, SUBMISSION_NAME, "notebook", cells, None)
+        return _Replay(submission, dropped, from_history=True)
     return _Replay(_script(specs[0], caller))
 
 
@@ -341,3 +507,9 @@ def _scoped_rule(rule: re.Match[str]) -> str:
         selector = selector.strip()
         selectors.append(f".{_SCOPE}" if selector == "body" else f".{_SCOPE} {selector}")
     return "\n  " + ", ".join(selectors) + " {"
+
+
+# Installed on import (`from graders import check`), so that every cell run from then on is
+# noted as the sandbox would report it, and the warm sandbox is ready by the first check.
+if _shell() is not None:
+    _kernel()

@@ -385,6 +385,12 @@ class Spec(Strict):
             return [self.function.name]
         return [check.name for check in self.checks]
 
+    @property
+    def snapshot_names(self) -> list[str]:
+        """The names read after the exercise's cell: its answers and the student's own
+        values it is graded against (``from_submission``)."""
+        return [*self.answer_names, *self.from_submission]
+
 
 def _check_consistent(number: int, check: Check, by_name: dict[str, Check], function: bool) -> None:
     """What a check's fields mean together with the rest of the spec; an error names the field

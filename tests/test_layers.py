@@ -36,7 +36,8 @@ CORE = {
 }
 # Who asks for a grading and what only they need: the commands (validate is one), a batch's
 # input (archives), its store (gradebook, records), the reports, the platforms, the notebook
-# self-check, and the package's own face (``from graders import check``).
+# self-check and its instant answer from the kernel, and the package's own face (``from
+# graders import check``).
 FRONT_ENDS = {
     "__init__",
     "cli",
@@ -50,6 +51,7 @@ FRONT_ENDS = {
     "reports",
     "lms",
     "notebook",
+    "kernel",
 }
 COMMAND_LINE = "cli"  # grade.py's; no module of the package imports it
 

@@ -3,7 +3,6 @@ rules that turn a kernel's input history into the cells that are replayed."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from nbclient import NotebookClient
 from conftest import REPO, run_cli
 from graders.notebook import MAX_CELLS, CheckError, check, history_cells
 from graders.results import Status
+from notebook_kernels import jupyter_kernel
 
 ANSWERS = ["du_dt", "dv_dt", "df_dt"]
 
@@ -87,24 +87,15 @@ RAISING = {"handed_out", "unknown"}
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     """Run SESSION in a fresh kernel of this interpreter; the outputs of each cell by name."""
-    home = tmp_path_factory.mktemp("kernel")
-    kernels = home / "share" / "jupyter" / "kernels" / "graders-self-check"
-    kernels.mkdir(parents=True)
-    argv = [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"]
-    spec = {"argv": argv, "display_name": "graders test", "language": "python"}
-    (kernels / "kernel.json").write_text(json.dumps(spec))
     notebook = nbformat.v4.new_notebook()
     for name, source in SESSION.items():
         tags = ["raises-exception"] if name in RAISING else []
         notebook.cells.append(nbformat.v4.new_code_cell(source, metadata={"tags": tags}))
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("JUPYTER_PATH", str(home / "share" / "jupyter"))
-        env.setenv("JUPYTER_RUNTIME_DIR", str(home / "runtime"))
-        env.setenv("JUPYTER_PLATFORM_DIRS", "1")
-        env.setenv("IPYTHONDIR", str(home / "ipython"))
+    home = tmp_path_factory.mktemp("kernel")
+    with jupyter_kernel(home) as kernel:
         client = NotebookClient(
             notebook,
-            kernel_name="graders-self-check",
+            kernel_name=kernel,
             timeout=120,
             resources={"metadata": {"path": str(home)}},
         )
