@@ -10,10 +10,12 @@ dependency), except those under ``if TYPE_CHECKING:``, which never run.
 from __future__ import annotations
 
 import ast
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "graders"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "graders"
 
 # Grading itself: a spec, a hand-in, the sandbox, the comparisons, the results.
 CORE = {
@@ -250,3 +252,17 @@ def test_an_unclassified_module_an_import_of_the_command_line_and_a_cycle_are_fo
         "graders/batch.py:1: imports the command line, graders.cli",
         "import cycle: graders.batch -> graders.cli",
     ]
+
+
+def test_every_subpackage_is_listed_for_the_wheel() -> None:
+    # pyproject.toml lists packages by hand (the course is mapped in): a subpackage left out
+    # installs a toolkit that fails on its first import of it.
+    listed = set(
+        tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(REPO).parts)
+        for init in (REPO / "graders").rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert found - listed == set()
