@@ -6,22 +6,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .. import reference, results
-from . import CheckKind, Compare, register
+from .. import results
+from . import Compare, register
 from .events import Events, axis_name, cases_of, compare_count
-from .numeric import Tolerance
+from .numeric import Tolerance, ValueKind
 
 if TYPE_CHECKING:
     from ..reference import ReferenceCase
-    from ..spec import Check, Mistake, Spec
+    from ..spec import Check, Spec
 
 
-class Count(CheckKind):
-    def mistake_value(
-        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
-    ) -> Any:
-        return reference.evaluate(spec, f"mistake {mistake.id}", mistake.value, dict(scope))
-
+class Count(ValueKind):
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
     ) -> results.Comparison:

@@ -18,12 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import reference, results
+from .. import results
 from ..values import CallFailure
-from . import CheckKind, Compare, register
+from . import Compare, register
 from .numeric import (
     Case,
     Tolerance,
+    ValueKind,
     _describe,
     _is_unanswered,
     _num,
@@ -33,7 +34,7 @@ from .numeric import (
 
 if TYPE_CHECKING:
     from ..reference import ReferenceCase
-    from ..spec import Check, Mistake, Spec
+    from ..spec import Check, Spec
 
 
 @dataclass(frozen=True)
@@ -304,13 +305,8 @@ def _passed(name: str, what: str, calls: int) -> str:
 # --- The kind -------------------------------------------------------------------------------
 
 
-class EventTimes(CheckKind):
+class EventTimes(ValueKind):
     """Times of events (a list or array, possibly empty), compared as a set."""
-
-    def mistake_value(
-        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
-    ) -> Any:
-        return reference.evaluate(spec, f"mistake {mistake.id}", mistake.value, dict(scope))
 
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]

@@ -690,7 +690,17 @@ def _pass_feedback(name: str, outcomes: Sequence[_Outcome]) -> str:
 # --- The kind -------------------------------------------------------------------------------
 
 
-class Numeric(CheckKind):
+class ValueKind(CheckKind):
+    """A kind whose listed mistakes are spec expressions over a case's values (given values,
+    the call's inputs and the expected values by name)."""
+
+    def mistake_value(
+        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
+    ) -> Any:
+        return reference.evaluate(spec, f"mistake {mistake.id}", mistake.value, dict(scope))
+
+
+class Numeric(ValueKind):
     """Arrays and numbers, compared point by point within the check's tolerance."""
 
     def expected(self, spec: Spec, check: Check, namespace: Mapping[str, Any]) -> Any:
@@ -699,11 +709,6 @@ class Numeric(CheckKind):
         if check.allow_constant and spec.axis is not None and np.ndim(value) == 0:
             return np.full(np.shape(namespace[spec.axis]), value, dtype=float)
         return value
-
-    def mistake_value(
-        self, spec: Spec, check: Check, mistake: Mistake, scope: Mapping[str, Any]
-    ) -> Any:
-        return reference.evaluate(spec, f"mistake {mistake.id}", mistake.value, dict(scope))
 
     def compare(
         self, spec: Spec, check: Check, answers: Sequence[Any], cases: Sequence[ReferenceCase]
